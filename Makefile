@@ -1,0 +1,61 @@
+PYTHON ?= python3
+VENV ?= .venv
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+BIN := $(VENV)/bin
+# Touched after a successful install: the venv is rebuilt when pyproject.toml
+# changes, and only then.
+STAMP := $(VENV)/.installed
+
+.PHONY: venv run test lint typecheck check conformance clean
+
+venv: $(STAMP)
+
+# The machine's pip configuration names extra indexes that lack most packages,
+# so pip warns "Location ... is ignored" once per package. Two --quiet keep
+# errors and drop those warnings; pip's exit status alone decides success.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --quiet --editable '.[dev]'
+	touch $@
+
+# The first run creates the demo client; later runs issue it a fresh token.
+run: venv
+	mkdir -p var
+	$(BIN)/scimserver db upgrade
+	$(BIN)/scimserver demo load
+	@if token=$$($(BIN)/scimserver clients create demo \
+		--scope scim:read --scope scim:write 2>/dev/null \
+		|| $(BIN)/scimserver clients token demo); then \
+	  echo; \
+	  echo "Demo bearer token: $$token"; \
+	  echo "Try:"; \
+	  echo "  curl -H \"Authorization: Bearer $$token\"" \
+	    "http://$(HOST):$(PORT)/scim/v2/Users"; \
+	  echo; \
+	else \
+	  echo "Could not issue a demo token; see the error above."; exit 1; \
+	fi
+	$(BIN)/scimserver serve --host $(HOST) --port $(PORT)
+
+test: venv
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy --strict scimserver
+
+check: lint typecheck test
+
+conformance: venv
+	$(BIN)/python scripts/conformance.py
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

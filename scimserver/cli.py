@@ -1,0 +1,112 @@
+"""The ``scimserver`` command line: database, clients, demo data and the server."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from scimserver import create_app, schema_migrations
+from scimserver.config import PROJECT_ROOT, Settings
+from scimserver.db import get_database
+from scimserver.policy.clients import (
+    KNOWN_SCOPES,
+    ClientExists,
+    create_client,
+    find_client,
+    issue_token,
+)
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
+def main() -> None:
+    """scimserver: SCIM 2.0 identity and consent hub."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply the Alembic migrations to SCIMSERVER_DATABASE_URL."""
+    settings = Settings.from_env()
+    schema_migrations.upgrade(settings.database_url, revision)
+    click.echo(f"database at {revision}", err=True)
+
+
+@main.group()
+def clients() -> None:
+    """API clients and their bearer tokens."""
+
+
+@clients.command("create")
+@click.argument("name")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    required=True,
+    type=click.Choice(KNOWN_SCOPES),
+    help="A scope to grant; repeat for several.",
+)
+@with_appcontext
+def clients_create(name: str, scopes: tuple[str, ...]) -> None:
+    """Register client NAME and print its new bearer token (alone) on stdout."""
+    with get_database(current_app).sessions() as session:
+        try:
+            _client, token = create_client(session, name, list(scopes))
+        except ClientExists as error:
+            raise click.ClickException(str(error)) from None
+        session.commit()
+    click.echo(token)
+
+
+@clients.command("token")
+@click.argument("name")
+@with_appcontext
+def clients_token(name: str) -> None:
+    """Issue an additional bearer token for client NAME and print it on stdout."""
+    with get_database(current_app).sessions() as session:
+        client = find_client(session, name)
+        if client is None:
+            raise click.ClickException(f"no client named {name!r}")
+        token = issue_token(session, client)
+        session.commit()
+    click.echo(token)
+
+
+@main.group()
+def demo() -> None:
+    """Demo data for a first run."""
+
+
+@demo.command("load")
+@with_appcontext
+def demo_load() -> None:
+    """Load a few demo employees and teams (skips those already there)."""
+    from scimserver.demo import load_demo_data
+
+    created = load_demo_data(current_app)
+    click.echo(f"demo data: {created} resources created", err=True)
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the application under gunicorn, as production does."""
+    config = PROJECT_ROOT / "deploy" / "gunicorn.conf.py"
+    arguments = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}"]
+    arguments += ["--workers", str(workers)]
+    if Path(config).exists():
+        arguments += ["--config", str(config)]
+    arguments.append("scimserver.wsgi:app")
+    os.execv(sys.executable, arguments)

@@ -1,0 +1,38 @@
+"""Alembic environment: migrates the database named by the settings."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection
+
+from scimserver.db import make_engine
+from scimserver.models import Base
+
+target_metadata = Base.metadata
+
+
+def run_migrations(connection: Connection) -> None:
+    """Run the pending migrations on ``connection`` in one transaction."""
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run() -> None:
+    """Use the caller's connection when given, else connect to the configured URL."""
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        run_migrations(connection)
+        return
+
+    engine = make_engine(context.config.get_main_option("sqlalchemy.url") or "")
+    with engine.connect() as connection:
+        run_migrations(connection)
+    engine.dispose()
+
+
+run()

@@ -1,0 +1,41 @@
+"""Bearer-token authentication and scope checks for the SCIM API (RFC 6750)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, request
+
+from scimserver.db import get_session
+from scimserver.models import Client
+from scimserver.policy.clients import authenticate_token
+from scimserver.scim.errors import Forbidden, Unauthorized
+
+logger = logging.getLogger(__name__)
+
+
+def init_app(app: Flask) -> None:
+    """Nothing to register yet; authentication runs per blueprint."""
+
+
+def authenticate_request() -> Client:
+    """Return the client named by the request's bearer token, or raise 401."""
+    header = request.headers.get("Authorization", "")
+    scheme, _space, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Send a bearer token in the Authorization header.")
+
+    client = authenticate_token(get_session(), token.strip())
+    if client is None:
+        logger.warning("authentication failed path=%s", request.path)
+        raise Unauthorized("The bearer token is not valid.")
+
+    g.client = client
+    return client
+
+
+def require_scope(scope: str) -> None:
+    """Raise 403 unless the authenticated client holds ``scope``."""
+    client: Client = g.client
+    if scope not in client.scopes:
+        raise Forbidden(f"This operation needs the '{scope}' scope.")

@@ -1,0 +1,288 @@
+"""The SCIM 2.0 HTTP API under ``/scim/v2`` (RFC 7644 §3)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, request
+
+from scimserver.config import Settings
+from scimserver.db import get_session
+from scimserver.models import Resource
+from scimserver.policy.auth import authenticate_request, require_scope
+from scimserver.scim import discovery
+from scimserver.scim.errors import MethodNotAllowed, NotFound, PreconditionFailed
+from scimserver.scim.listing import ListQuery, attribute_list
+from scimserver.scim.membership import apply_member_changes
+from scimserver.scim.passwords import protect_secrets
+from scimserver.scim.patch import apply_patch
+from scimserver.scim.representation import (
+    Projection,
+    etag,
+    related_attribute,
+    represent,
+)
+from scimserver.scim.responses import read_json_body, scim_response
+from scimserver.scim.schema import ResourceType, SchemaRegistry
+from scimserver.scim.store import MemberRef, ResourceStore
+from scimserver.scim.validation import split_members, validate_resource
+
+logger = logging.getLogger(__name__)
+
+blueprint = Blueprint("scim", __name__, url_prefix="/scim/v2")
+REGISTRY_KEY = "scimserver.schemas"
+DISCOVERY_ENDPOINTS = ("ServiceProviderConfig", "Schemas", "ResourceTypes")
+
+
+def init_app(app: Flask) -> None:
+    """Load the schemas once and register the SCIM blueprint."""
+    app.extensions[REGISTRY_KEY] = SchemaRegistry.load(
+        app.config["SETTINGS"].schema_dir
+    )
+    app.register_blueprint(blueprint)
+
+
+def registry() -> SchemaRegistry:
+    """Return the schema registry of the current application."""
+    loaded: SchemaRegistry = current_app.extensions[REGISTRY_KEY]
+    return loaded
+
+
+def settings() -> Settings:
+    """Return the settings of the current application."""
+    current: Settings = current_app.config["SETTINGS"]
+    return current
+
+
+@blueprint.before_request
+def _authenticate() -> None:
+    authenticate_request()
+
+
+@blueprint.get("/ServiceProviderConfig")
+def get_service_provider_config() -> Response:
+    return scim_response(discovery.service_provider_config(settings()))
+
+
+@blueprint.get("/Schemas")
+def list_schemas() -> Response:
+    return scim_response(
+        discovery.list_response(discovery.all_schemas(registry(), settings()))
+    )
+
+
+@blueprint.get("/Schemas/<path:urn>")
+def get_schema(urn: str) -> Response:
+    schema = registry().schema(urn)
+    if schema is None:
+        raise NotFound(f"No schema with id '{urn}'.")
+    return scim_response(discovery.schema_representation(schema, settings()))
+
+
+@blueprint.get("/ResourceTypes")
+def list_resource_types() -> Response:
+    base_url = settings().base_url
+    bodies = [rt.to_representation(base_url) for rt in registry().resource_types]
+    return scim_response(discovery.list_response(bodies))
+
+
+@blueprint.get("/ResourceTypes/<name>")
+def get_resource_type(name: str) -> Response:
+    resource_type = registry().resource_type(name)
+    if resource_type is None:
+        raise NotFound(f"No resource type named '{name}'.")
+    return scim_response(resource_type.to_representation(settings().base_url))
+
+
+@blueprint.get("/<collection>")
+def list_resources(collection: str) -> Response:
+    """RFC 7644 §3.4.2: query a collection with filter, sort and paging."""
+    require_scope("scim:read")
+    resource_type = _resource_type(collection)
+    query = ListQuery.from_params(request.args, settings())
+    projection = Projection.parse(
+        resource_type, query.attributes, query.excluded_attributes
+    )
+
+    store = ResourceStore(get_session(), resource_type)
+    page = store.search(
+        query.where(resource_type),
+        query.order_by(resource_type),
+        offset=query.start_index - 1,
+        limit=query.count,
+    )
+    bodies = _represent_all(store, resource_type, page.resources, projection)
+    return scim_response(
+        {
+            "schemas": [discovery.LIST_SCHEMA],
+            "totalResults": page.total,
+            "itemsPerPage": len(bodies),
+            "startIndex": query.start_index,
+            "Resources": bodies,
+        }
+    )
+
+
+@blueprint.post("/<collection>")
+def create_resource(collection: str) -> Response:
+    """RFC 7644 §3.3: create a resource."""
+    require_scope("scim:write")
+    resource_type = _resource_type(collection)
+    payload = read_json_body()
+
+    document, members = split_members(resource_type, payload)
+    document = validate_resource(resource_type, document)
+    document = protect_secrets(resource_type, document)
+    store = ResourceStore(get_session(), resource_type)
+    resource = store.create(document, members)
+    get_session().commit()
+
+    body = _represent_one(store, resource_type, resource)
+    headers = {"ETag": etag(resource), "Location": body["meta"]["location"]}
+    return scim_response(body, status=201, headers=headers)
+
+
+@blueprint.get("/<collection>/<resource_id>")
+def get_resource(collection: str, resource_id: str) -> Response:
+    """RFC 7644 §3.4.1: retrieve one resource; ``If-None-Match`` gives 304."""
+    require_scope("scim:read")
+    resource_type = _resource_type(collection)
+    store = ResourceStore(get_session(), resource_type)
+    resource = store.get(resource_id)
+
+    if request.if_none_match and request.if_none_match.contains_weak(
+        str(resource.version)
+    ):
+        return Response(status=304, headers={"ETag": etag(resource)})
+    return _resource_response(store, resource_type, resource)
+
+
+@blueprint.put("/<collection>/<resource_id>")
+def replace_resource(collection: str, resource_id: str) -> Response:
+    """RFC 7644 §3.5.1: replace a resource's attributes."""
+    require_scope("scim:write")
+    resource_type = _resource_type(collection)
+    payload = read_json_body()
+    store = ResourceStore(get_session(), resource_type)
+    resource = store.get(resource_id)
+    _check_if_match(resource)
+
+    document, members = split_members(resource_type, payload)
+    if members is None and related_attribute(resource_type) == "members":
+        members = []  # RFC 7644 §3.5.1: PUT replaces members too.
+    document = validate_resource(resource_type, document, existing=resource.attributes)
+    document = protect_secrets(resource_type, document, resource.attributes)
+    store.replace(resource, document, members)
+    get_session().commit()
+    return _resource_response(store, resource_type, resource)
+
+
+@blueprint.patch("/<collection>/<resource_id>")
+def patch_resource(collection: str, resource_id: str) -> Response:
+    """RFC 7644 §3.5.2: modify a resource with a PatchOp."""
+    require_scope("scim:write")
+    resource_type = _resource_type(collection)
+    body = read_json_body()
+    store = ResourceStore(get_session(), resource_type)
+    resource = store.get(resource_id)
+    _check_if_match(resource)
+
+    result = apply_patch(resource_type, resource.attributes, body)
+    document = protect_secrets(resource_type, result.document, resource.attributes)
+    if document != resource.attributes:
+        store.replace(resource, document, members=None)
+    if result.member_changes:
+        apply_member_changes(store, resource, result.member_changes)
+        if document == resource.attributes:
+            store.touch(resource)
+    get_session().commit()
+    return _resource_response(store, resource_type, resource)
+
+
+@blueprint.delete("/<collection>/<resource_id>")
+def delete_resource(collection: str, resource_id: str) -> Response:
+    """RFC 7644 §3.6: delete a resource."""
+    require_scope("scim:write")
+    resource_type = _resource_type(collection)
+    store = ResourceStore(get_session(), resource_type)
+    resource = store.get(resource_id)
+    _check_if_match(resource)
+
+    store.delete(resource)
+    get_session().commit()
+    return Response(status=204)
+
+
+def _resource_type(collection: str) -> ResourceType:
+    if collection in DISCOVERY_ENDPOINTS:
+        raise MethodNotAllowed(f"{request.method} is not allowed on {request.path}.")
+    for resource_type in registry().resource_types:
+        if resource_type.endpoint.strip("/").lower() == collection.lower():
+            return resource_type
+    raise NotFound(f"No resource or endpoint at {request.path}.")
+
+
+def _check_if_match(resource: Resource) -> None:
+    """RFC 7644 §3.14: a stale ``If-Match`` version fails with 412."""
+    if_match = request.if_match
+    if (
+        if_match
+        and not if_match.star_tag
+        and not if_match.contains_weak(str(resource.version))
+    ):
+        raise PreconditionFailed(
+            f"The resource has version {etag(resource)}; fetch it again."
+        )
+
+
+def _resource_response(
+    store: ResourceStore, resource_type: ResourceType, resource: Resource
+) -> Response:
+    body = _represent_one(store, resource_type, resource)
+    return scim_response(body, headers={"ETag": etag(resource)})
+
+
+def _represent_one(
+    store: ResourceStore, resource_type: ResourceType, resource: Resource
+) -> dict[str, Any]:
+    projection = Projection.parse(
+        resource_type,
+        attribute_list(request.args.get("attributes")),
+        attribute_list(request.args.get("excludedAttributes")),
+    )
+    return _represent_all(store, resource_type, [resource], projection)[0]
+
+
+def _represent_all(
+    store: ResourceStore,
+    resource_type: ResourceType,
+    resources: Any,
+    projection: Projection,
+) -> list[dict[str, Any]]:
+    related = _load_related(store, resource_type, resources, projection)
+    types = {rt.name: rt for rt in registry().resource_types}
+    base_url = settings().base_url
+    return [
+        projection.apply(
+            represent(resource_type, r, base_url, related.get(r.id), types)
+        )
+        for r in resources
+    ]
+
+
+def _load_related(
+    store: ResourceStore,
+    resource_type: ResourceType,
+    resources: Any,
+    projection: Projection,
+) -> dict[str, list[MemberRef]]:
+    """Load members or groups for a page in one query, and only when returned."""
+    name = related_attribute(resource_type)
+    attribute = resource_type.schema.attribute(name) if name else None
+    if attribute is None or not projection.returns(attribute):
+        return {}
+    ids = [r.id for r in resources]
+    if name == "members":
+        return store.members_of(ids)
+    return store.groups_of(ids)

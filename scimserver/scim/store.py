@@ -1,0 +1,322 @@
+"""Storage of SCIM resources: rows, their value index, and group memberships.
+
+Every method runs inside the caller's session; the caller commits, so each request
+applies all of its changes or none.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from scimserver.models import Membership, Resource, ResourceValue
+from scimserver.scim.errors import InvalidValue, NotFound, UniquenessError
+from scimserver.scim.schema import ResourceType
+from scimserver.scim.value_index import index_values
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list or search result (RFC 7644 §3.4.2.4)."""
+
+    total: int
+    resources: Sequence[Resource]
+
+
+@dataclass(frozen=True)
+class MemberRef:
+    """A group member or a user's group, as shown in ``members`` and ``groups``."""
+
+    value: str
+    resource_type: str
+    display: str | None
+    type: str
+
+
+class ResourceStore:
+    """Reads and writes the resources of one resource type."""
+
+    def __init__(self, session: Session, resource_type: ResourceType) -> None:
+        self.session = session
+        self.resource_type = resource_type
+
+    def get(self, resource_id: str) -> Resource:
+        """Return the resource with ``resource_id`` or raise 404."""
+        resource = self.session.get(Resource, resource_id)
+        if resource is None or resource.resource_type != self.resource_type.name:
+            raise NotFound(f"{self.resource_type.name} {resource_id} not found.")
+        return resource
+
+    def search(
+        self,
+        where: ColumnElement[bool] | None,
+        order_by: Sequence[ColumnElement[Any]],
+        offset: int,
+        limit: int,
+    ) -> Page:
+        """Return the total count and one page of matching resources, both in SQL."""
+        conditions = [Resource.resource_type == self.resource_type.name]
+        if where is not None:
+            conditions.append(where)
+
+        total = self.session.scalar(
+            select(func.count()).select_from(Resource).where(*conditions)
+        )
+        if limit == 0:
+            return Page(total or 0, [])
+
+        query = (
+            select(Resource)
+            .where(*conditions)
+            .order_by(*order_by, Resource.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        return Page(total or 0, self.session.scalars(query).all())
+
+    def create(
+        self, document: dict[str, Any], members: list[dict[str, Any]] | None
+    ) -> Resource:
+        """Insert a new resource with its values and members."""
+        now = datetime.now(UTC)
+        resource = Resource(
+            id=str(uuid.uuid4()),
+            resource_type=self.resource_type.name,
+            created=now,
+            last_modified=now,
+            version=1,
+        )
+        self._assign(resource, document)
+        self._check_unique(resource)
+        self.session.add(resource)
+        self._flush()
+
+        self._write_values(resource)
+        if members:
+            self._add_members(resource.id, members)
+        logger.info(
+            "created resource_type=%s id=%s", resource.resource_type, resource.id
+        )
+        return resource
+
+    def replace(
+        self,
+        resource: Resource,
+        document: dict[str, Any],
+        members: list[dict[str, Any]] | None,
+    ) -> Resource:
+        """Replace the attributes (and, when given, all members) of ``resource``."""
+        self._assign(resource, document)
+        self._check_unique(resource)
+        self._touch(resource)
+        self._flush()
+
+        self._write_values(resource)
+        if members is not None:
+            self.remove_all_members(resource)
+            self._add_members(resource.id, members)
+        logger.info(
+            "replaced resource_type=%s id=%s", resource.resource_type, resource.id
+        )
+        return resource
+
+    def delete(self, resource: Resource) -> None:
+        """Delete ``resource``; its values and memberships go with it."""
+        self.session.execute(
+            delete(ResourceValue).where(ResourceValue.resource_id == resource.id)
+        )
+        self.session.execute(
+            delete(Membership).where(
+                (Membership.group_id == resource.id)
+                | (Membership.member_id == resource.id)
+            )
+        )
+        self.session.delete(resource)
+        self.session.flush()
+        logger.info(
+            "deleted resource_type=%s id=%s", resource.resource_type, resource.id
+        )
+
+    def touch(self, resource: Resource) -> None:
+        """Record a change of ``resource`` that did not rewrite its document."""
+        self._touch(resource)
+        self._flush()
+
+    def add_members(self, group: Resource, members: Iterable[dict[str, Any]]) -> None:
+        """Add members to ``group``; members already present are left alone."""
+        self._add_members(group.id, list(members))
+
+    def remove_members(self, group: Resource, member_ids: Iterable[str]) -> int:
+        """Remove the given members of ``group``; return how many rows went."""
+        ids = list(member_ids)
+        if not ids:
+            return 0
+        result = self.session.execute(
+            delete(Membership).where(
+                Membership.group_id == group.id, Membership.member_id.in_(ids)
+            )
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def remove_all_members(self, group: Resource) -> None:
+        """Remove every member of ``group``."""
+        self.session.execute(delete(Membership).where(Membership.group_id == group.id))
+
+    def member_ids_matching(
+        self, group: Resource, where: ColumnElement[bool]
+    ) -> list[str]:
+        """Return the ids of members of ``group`` whose membership matches ``where``."""
+        member = aliased(Resource)
+        query = (
+            select(Membership.member_id)
+            .join(member, member.id == Membership.member_id)
+            .where(Membership.group_id == group.id, where)
+        )
+        return list(self.session.scalars(query))
+
+    def members_of(self, group_ids: Sequence[str]) -> dict[str, list[MemberRef]]:
+        """Return the direct members of each group, in one query."""
+        member = aliased(Resource)
+        query = (
+            select(
+                Membership.group_id,
+                member.id,
+                member.resource_type,
+                member.display_name,
+                member.user_name,
+            )
+            .join(member, member.id == Membership.member_id)
+            .where(Membership.group_id.in_(group_ids))
+            .order_by(Membership.group_id, member.id)
+        )
+        found: dict[str, list[MemberRef]] = {group_id: [] for group_id in group_ids}
+        for (
+            group_id,
+            member_id,
+            member_type,
+            display_name,
+            user_name,
+        ) in self.session.execute(query):
+            found[group_id].append(
+                MemberRef(
+                    member_id, member_type, display_name or user_name, member_type
+                )
+            )
+        return found
+
+    def groups_of(self, member_ids: Sequence[str]) -> dict[str, list[MemberRef]]:
+        """Return the groups each resource is a direct member of, in one query."""
+        group = aliased(Resource)
+        query = (
+            select(Membership.member_id, group.id, group.display_name)
+            .join(group, group.id == Membership.group_id)
+            .where(Membership.member_id.in_(member_ids))
+            .order_by(Membership.member_id, group.id)
+        )
+        found: dict[str, list[MemberRef]] = {member_id: [] for member_id in member_ids}
+        for member_id, group_id, display_name in self.session.execute(query):
+            found[member_id].append(
+                MemberRef(group_id, "Group", display_name, "direct")
+            )
+        return found
+
+    def _assign(self, resource: Resource, document: dict[str, Any]) -> None:
+        resource.attributes = document
+        resource.external_id = document.get("externalId")
+        resource.user_name = document.get("userName")
+        resource.display_name = document.get("displayName")
+
+    def _touch(self, resource: Resource) -> None:
+        resource.version = (resource.version or 0) + 1
+        resource.last_modified = max(datetime.now(UTC), resource.last_modified)
+
+    def _check_unique(self, resource: Resource) -> None:
+        """RFC 7643 §4.1.1: userName is unique, compared case-insensitively."""
+        if resource.user_name is None:
+            return
+        clash = self.session.scalar(
+            select(Resource.id).where(
+                Resource.resource_type == resource.resource_type,
+                func.lower(Resource.user_name) == resource.user_name.lower(),
+                Resource.id != resource.id,
+            )
+        )
+        if clash is not None:
+            raise UniquenessError(f"userName '{resource.user_name}' is already taken.")
+
+    def _flush(self) -> None:
+        try:
+            self.session.flush()
+        except IntegrityError as error:
+            self.session.rollback()
+            raise UniquenessError(
+                "A unique attribute value is already taken."
+            ) from error
+
+    def _write_values(self, resource: Resource) -> None:
+        self.session.execute(
+            delete(ResourceValue).where(ResourceValue.resource_id == resource.id)
+        )
+        rows = index_values(self.resource_type, resource.attributes)
+        if rows:
+            self.session.execute(
+                insert(ResourceValue),
+                [{**row, "resource_id": resource.id} for row in rows],
+            )
+
+    def _add_members(self, group_id: str, members: list[dict[str, Any]]) -> None:
+        wanted = {str(m["value"]) for m in members}
+        if not wanted:
+            return
+        if group_id in wanted:
+            raise InvalidValue("A group cannot be a member of itself.")
+
+        rows = self.session.execute(
+            select(Resource.id, Resource.resource_type).where(Resource.id.in_(wanted))
+        )
+        found = {resource_id: type_name for resource_id, type_name in rows}
+        missing = sorted(wanted - found.keys())
+        if missing:
+            raise InvalidValue(
+                f"members refer to unknown resources: {', '.join(missing)}."
+            )
+        self._check_member_types(members, found)
+
+        present = set(
+            self.session.scalars(
+                select(Membership.member_id).where(
+                    Membership.group_id == group_id, Membership.member_id.in_(wanted)
+                )
+            )
+        )
+        new_rows = [
+            {
+                "group_id": group_id,
+                "member_id": member_id,
+                "member_type": found[member_id],
+            }
+            for member_id in sorted(wanted - present)
+        ]
+        if new_rows:
+            self.session.execute(insert(Membership), new_rows)
+
+    def _check_member_types(
+        self, members: list[dict[str, Any]], found: dict[str, str]
+    ) -> None:
+        for member in members:
+            declared = member.get("type")
+            actual = found[str(member["value"])]
+            if declared is not None and str(declared).lower() != actual.lower():
+                raise InvalidValue(
+                    f"member {member['value']} is a {actual}, not a {declared}."
+                )

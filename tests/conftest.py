@@ -1,0 +1,126 @@
+"""Fixtures: the application on SQLite and on a real PostgreSQL, and an API client."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import delete
+
+from scimserver import create_app, schema_migrations
+from scimserver.db import get_database
+from scimserver.models import Base
+from scimserver.policy.clients import create_client
+from tests.support.postgres import PostgresCluster, find_pg_bin
+
+BASE_URL = "http://scim.test"
+SCIM_JSON = "application/scim+json"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server for the session: given by env, or started here."""
+    given = os.environ.get("SCIMSERVER_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    if find_pg_bin("initdb") is None and not os.environ.get("CI"):
+        pytest.skip("PostgreSQL is not installed (CI installs it)")
+
+    cluster = PostgresCluster()
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: Any) -> str:
+    """A migrated database of each backend; every DB test runs on both."""
+    if request.param == "sqlite":
+        folder: Path = tmp_path_factory.mktemp("sqlite")
+        url = f"sqlite:///{folder / 'scimserver.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+
+    schema_migrations.upgrade(url)
+    return url
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[Flask]:
+    """The application on a clean database."""
+    application = create_app({"database_url": database_url, "base_url": BASE_URL})
+    application.config["TESTING"] = True
+    yield application
+
+    database = get_database(application)
+    with database.engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(delete(table))
+    database.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client without credentials."""
+    return app.test_client()
+
+
+@pytest.fixture
+def token(app: Flask) -> str:
+    """A bearer token with scim:read and scim:write."""
+    return make_token(app, "hris", ["scim:read", "scim:write"])
+
+
+@pytest.fixture
+def scim(client: FlaskClient, token: str) -> ScimClient:
+    """An authenticated SCIM client over the test client."""
+    return ScimClient(client, token)
+
+
+def make_token(app: Flask, name: str, scopes: list[str]) -> str:
+    """Register a client and return its bearer token."""
+    with get_database(app).sessions() as session:
+        _client, token = create_client(session, name, scopes)
+        session.commit()
+    return token
+
+
+class ScimClient:
+    """Small helper that sends SCIM requests with a bearer token."""
+
+    def __init__(self, client: FlaskClient, token: str) -> None:
+        self.client = client
+        self.token = token
+
+    def request(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        headers.update(kwargs.pop("headers", {}))
+        if body is not None:
+            kwargs["data"] = json.dumps(body)
+            kwargs.setdefault("content_type", SCIM_JSON)
+        return self.client.open(
+            "/scim/v2" + path, method=method, headers=headers, **kwargs
+        )
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, body: Any, **kwargs: Any) -> Any:
+        return self.request("POST", path, body, **kwargs)
+
+    def put(self, path: str, body: Any, **kwargs: Any) -> Any:
+        return self.request("PUT", path, body, **kwargs)
+
+    def patch(self, path: str, body: Any, **kwargs: Any) -> Any:
+        return self.request("PATCH", path, body, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self.request("DELETE", path, **kwargs)

@@ -1,0 +1,1 @@
+"""Helpers the test suite uses to run the services it needs."""
