@@ -12,7 +12,13 @@ from scimserver.db import get_session
 from scimserver.models import Resource
 from scimserver.policy.auth import authenticate_request, require_scope
 from scimserver.scim import discovery
-from scimserver.scim.errors import MethodNotAllowed, NotFound, PreconditionFailed
+from scimserver.scim.errors import (
+    InvalidPath,
+    InvalidSyntax,
+    MethodNotAllowed,
+    NotFound,
+    PreconditionFailed,
+)
 from scimserver.scim.listing import ListQuery, attribute_list
 from scimserver.scim.membership import apply_member_changes
 from scimserver.scim.passwords import protect_secrets
@@ -25,6 +31,7 @@ from scimserver.scim.representation import (
 )
 from scimserver.scim.responses import read_json_body, scim_response
 from scimserver.scim.schema import ResourceType, SchemaRegistry
+from scimserver.scim.search import SEARCH_REQUEST, run_query
 from scimserver.scim.store import MemberRef, ResourceStore
 from scimserver.scim.validation import split_members, validate_resource
 
@@ -101,27 +108,24 @@ def list_resources(collection: str) -> Response:
     require_scope("scim:read")
     resource_type = _resource_type(collection)
     query = ListQuery.from_params(request.args, settings())
-    projection = Projection.parse(
-        resource_type, query.attributes, query.excluded_attributes
-    )
+    return _list_response([resource_type], query)
 
-    store = ResourceStore(get_session(), resource_type)
-    page = store.search(
-        query.where(resource_type),
-        query.order_by(resource_type),
-        offset=query.start_index - 1,
-        limit=query.count,
-    )
-    bodies = _represent_all(store, resource_type, page.resources, projection)
-    return scim_response(
-        {
-            "schemas": [discovery.LIST_SCHEMA],
-            "totalResults": page.total,
-            "itemsPerPage": len(bodies),
-            "startIndex": query.start_index,
-            "Resources": bodies,
-        }
-    )
+
+@blueprint.post("/.search")
+def search_everything() -> Response:
+    """RFC 7644 §3.4.3: query every resource type with a SearchRequest."""
+    require_scope("scim:read")
+    query = _search_request()
+    return _list_response(registry().resource_types, query)
+
+
+@blueprint.post("/<collection>/.search")
+def search_collection(collection: str) -> Response:
+    """RFC 7644 §3.4.3: query one collection with a SearchRequest body."""
+    require_scope("scim:read")
+    resource_type = _resource_type(collection)
+    query = _search_request()
+    return _list_response([resource_type], query)
 
 
 @blueprint.post("/<collection>")
@@ -221,6 +225,65 @@ def _resource_type(collection: str) -> ResourceType:
         if resource_type.endpoint.strip("/").lower() == collection.lower():
             return resource_type
     raise NotFound(f"No resource or endpoint at {request.path}.")
+
+
+def _search_request() -> ListQuery:
+    body = read_json_body()
+    if SEARCH_REQUEST not in body.get("schemas", []):
+        raise InvalidSyntax(f"A search request must list the schema {SEARCH_REQUEST}.")
+    return ListQuery.from_params(body, settings())
+
+
+def _list_response(resource_types: list[ResourceType], query: ListQuery) -> Response:
+    """Run a query and answer with a ListResponse of projected resources."""
+    several = len(resource_types) > 1
+    projections = {
+        rt.name: Projection.parse(
+            rt,
+            _known_paths(rt, query.attributes, several),
+            _known_paths(rt, query.excluded_attributes, several),
+        )
+        for rt in resource_types
+    }
+    session = get_session()
+    page = run_query(session, resource_types, query)
+
+    bodies: list[dict[str, Any]] = []
+    for resource_type in resource_types:
+        of_type = [r for r in page.resources if r.resource_type == resource_type.name]
+        if of_type:
+            store = ResourceStore(session, resource_type)
+            rendered = _represent_all(
+                store, resource_type, of_type, projections[resource_type.name]
+            )
+            bodies += rendered
+    order = {r.id: n for n, r in enumerate(page.resources)}
+    bodies.sort(key=lambda body: order[body["id"]])
+    return scim_response(
+        {
+            "schemas": [discovery.LIST_SCHEMA],
+            "totalResults": page.total,
+            "itemsPerPage": len(bodies),
+            "startIndex": query.start_index,
+            "Resources": bodies,
+        }
+    )
+
+
+def _known_paths(
+    resource_type: ResourceType, paths: tuple[str, ...], lenient: bool
+) -> tuple[str, ...]:
+    """At the root, attribute names another resource type defines are skipped."""
+    if not lenient:
+        return paths
+    known = []
+    for path in paths:
+        try:
+            resource_type.resolve(path)
+        except InvalidPath:
+            continue
+        known.append(path)
+    return tuple(known)
 
 
 def _check_if_match(resource: Resource) -> None:

@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, SQLColumnExpression
 
 from scimserver.config import Settings
+from scimserver.models import Resource
 from scimserver.scim.errors import InvalidValue
 from scimserver.scim.filter import filter_clause
 from scimserver.scim.schema import ResourceType
@@ -51,13 +52,23 @@ class ListQuery:
         """The SQL condition of the filter, if there is one."""
         return filter_clause(resource_type, self.filter) if self.filter else None
 
-    def order_by(self, resource_type: ResourceType) -> list[ColumnElement[Any]]:
+    def order_by(self, resource_type: ResourceType) -> list[SQLColumnExpression[Any]]:
         """The SQL ordering of ``sortBy``; without one, creation order."""
         if not self.sort_by:
-            return []
-        key = sort_key(resource_type, self.sort_by)
+            return [Resource.created]
+        return self.ordering(self.sort_key(resource_type))
+
+    def sort_key(self, resource_type: ResourceType) -> SQLColumnExpression[Any]:
+        """The SQL value that ``sortBy`` names for ``resource_type``."""
+        return sort_key(resource_type, self.sort_by or "id")
+
+    def ordering(self, key: SQLColumnExpression[Any]) -> list[SQLColumnExpression[Any]]:
+        """RFC 7644 §3.4.2.3: resources without a value sort last when ascending.
+
+        Descending order is the exact reverse, so they come first.
+        """
         if self.descending:
-            return [key.is_(None), key.desc()]
+            return [key.is_(None).desc(), key.desc()]
         return [key.is_(None), key.asc()]
 
 

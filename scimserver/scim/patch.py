@@ -268,7 +268,11 @@ class _Patch:
             if extension is None:
                 pairs.append((key, item))
             elif isinstance(item, dict):
-                pairs += [(f"{extension.id}:{k}", v) for k, v in item.items()]
+                pairs += [
+                    (f"{extension.id}:{k}", v)
+                    for k, v in item.items()
+                    if k.lower() != "schemas"
+                ]
             else:
                 raise InvalidValue(f"'{extension.id}' must be a JSON object.")
 

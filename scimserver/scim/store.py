@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select
+from sqlalchemy import (
+    ColumnElement,
+    SQLColumnExpression,
+    delete,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -56,33 +63,6 @@ class ResourceStore:
         if resource is None or resource.resource_type != self.resource_type.name:
             raise NotFound(f"{self.resource_type.name} {resource_id} not found.")
         return resource
-
-    def search(
-        self,
-        where: ColumnElement[bool] | None,
-        order_by: Sequence[ColumnElement[Any]],
-        offset: int,
-        limit: int,
-    ) -> Page:
-        """Return the total count and one page of matching resources, both in SQL."""
-        conditions = [Resource.resource_type == self.resource_type.name]
-        if where is not None:
-            conditions.append(where)
-
-        total = self.session.scalar(
-            select(func.count()).select_from(Resource).where(*conditions)
-        )
-        if limit == 0:
-            return Page(total or 0, [])
-
-        query = (
-            select(Resource)
-            .where(*conditions)
-            .order_by(*order_by, Resource.id)
-            .offset(offset)
-            .limit(limit)
-        )
-        return Page(total or 0, self.session.scalars(query).all())
 
     def create(
         self, document: dict[str, Any], members: list[dict[str, Any]] | None
@@ -320,3 +300,25 @@ class ResourceStore:
                 raise InvalidValue(
                     f"member {member['value']} is a {actual}, not a {declared}."
                 )
+
+
+def search_resources(
+    session: Session,
+    condition: ColumnElement[bool],
+    order_by: Sequence[SQLColumnExpression[Any]],
+    offset: int,
+    limit: int,
+) -> Page:
+    """Count the resources matching ``condition`` and load one page of them."""
+    total = session.scalar(select(func.count()).select_from(Resource).where(condition))
+    if limit == 0:
+        return Page(total or 0, [])
+
+    query = (
+        select(Resource)
+        .where(condition)
+        .order_by(*order_by, Resource.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return Page(total or 0, session.scalars(query).all())

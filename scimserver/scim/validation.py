@@ -136,18 +136,25 @@ def split_members(
 
 def validate_members(attribute: Attribute, value: Any) -> list[dict[str, Any]]:
     """Return checked ``members`` values; each needs a ``value``, the member's id."""
+    given = value if isinstance(value, list) else [value]
+    if not all(_has_member_id(member) for member in given if member is not None):
+        raise InvalidValue(
+            f"Each of '{attribute.name}' needs a 'value', the id of a User or Group."
+        )
+
     cleaner = _Cleaner(keep_read_only=False, check_required=True)
     members: list[dict[str, Any]] = (
         cleaner.value(attribute, value, attribute.name) or []
     )
     cleaner.raise_unknown()
     cleaner.raise_missing(InvalidValue)
-
-    if any(not isinstance(member.get("value"), str) for member in members):
-        raise InvalidValue(
-            f"Each of '{attribute.name}' needs a 'value', the id of a User or Group."
-        )
     return members
+
+
+def _has_member_id(member: Any) -> bool:
+    if not isinstance(member, dict):
+        return False
+    return any(k.lower() == "value" and isinstance(v, str) for k, v in member.items())
 
 
 def members_attribute(resource_type: ResourceType) -> Attribute | None:
@@ -351,7 +358,7 @@ def _check_schemas(resource_type: ResourceType, payload: dict[str, Any]) -> None
 def _carry_over(
     resource_type: ResourceType, document: dict[str, Any], existing: dict[str, Any]
 ) -> dict[str, Any]:
-    """RFC 7644 §3.5.1: what a PUT keeps from the stored document or must not change."""
+    """RFC 7644 §3.5.1: what a PUT keeps from the stored document or may not change."""
     core = [*resource_type.common.attributes, *resource_type.schema.attributes]
     _carry_section(core, document, existing, "")
 

@@ -65,7 +65,7 @@ def test_unexpected_failure_is_a_bare_500(
     def explode(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("database password is hunter2")
 
-    monkeypatch.setattr("scimserver.scim.store.ResourceStore.search", explode)
+    monkeypatch.setattr("scimserver.scim.search.search_resources", explode)
 
     response = scim.get("/Users")
 

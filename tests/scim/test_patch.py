@@ -775,7 +775,6 @@ MEMBER_EXAMPLES = [
                 MemberOp.ADD,
                 values=(
                     {
-                        "display": "Babs Jensen",
                         "$ref": f"https://example.com/v2/Users/{BABS}",
                         "value": BABS,
                     },

@@ -1,0 +1,83 @@
+"""Queries over one resource type or, for a root ``/.search``, over all of them.
+
+RFC 7644 §3.4.2: a filter at the root applies to every resource type; a type that
+lacks an attribute named by the filter simply has no matches.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, case, false, or_
+from sqlalchemy.orm import Session
+
+from scimserver.models import Resource
+from scimserver.scim.errors import InvalidFilter, InvalidPath
+from scimserver.scim.listing import ListQuery
+from scimserver.scim.schema import ResourceType
+from scimserver.scim.store import Page, search_resources
+
+logger = logging.getLogger(__name__)
+
+SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+
+
+def run_query(
+    session: Session, resource_types: Sequence[ResourceType], query: ListQuery
+) -> Page:
+    """Run ``query`` in SQL over the given resource types and return one page."""
+    conditions = _conditions(resource_types, query)
+    order_by = _order_by(resource_types, query)
+    return search_resources(
+        session,
+        or_(*conditions) if conditions else false(),
+        order_by,
+        offset=query.start_index - 1,
+        limit=query.count,
+    )
+
+
+def _conditions(
+    resource_types: Sequence[ResourceType], query: ListQuery
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    first_error: InvalidFilter | None = None
+
+    for resource_type in resource_types:
+        try:
+            where = query.where(resource_type)
+        except InvalidFilter as error:
+            if len(resource_types) == 1:
+                raise
+            first_error = first_error or error
+            continue
+        of_type = Resource.resource_type == resource_type.name
+        conditions.append(of_type if where is None else and_(of_type, where))
+
+    if not conditions and first_error is not None:
+        raise first_error
+    return conditions
+
+
+def _order_by(
+    resource_types: Sequence[ResourceType], query: ListQuery
+) -> list[SQLColumnExpression[Any]]:
+    if len(resource_types) == 1 or not query.sort_by:
+        return query.order_by(resource_types[0]) if resource_types else []
+
+    keys = []
+    for resource_type in resource_types:
+        try:
+            keys.append(
+                (
+                    Resource.resource_type == resource_type.name,
+                    query.sort_key(resource_type),
+                )
+            )
+        except InvalidPath:
+            continue
+    if not keys:
+        raise InvalidPath(f"No resource type has the attribute '{query.sort_by}'.")
+    return query.ordering(case(*keys))
