@@ -184,7 +184,7 @@ class Projection:
         )
         named = named or any(a[:2] == key[:2] for a in self.attributes if not key[2])
         if attribute.returned == "request":
-            return named
+            return key in self.attributes
         if self.attributes:
             return named
         return key not in self.excluded and parent_key not in self.excluded

@@ -34,15 +34,24 @@ def test_group_with_members_and_nested_group(scim: ScimClient) -> None:
 
     parent = create_group(scim, "Division", [team["id"]])
 
-    members = parent["members"]
-    assert members == [
+    assert parent["members"] == [
         {
             "value": team["id"],
             "$ref": f"http://scim.test/scim/v2/Groups/{team['id']}",
-            "display": "Team",
             "type": "Group",
         }
     ]
+
+
+def test_member_display_is_returned_on_request(scim: ScimClient) -> None:
+    alice = create_user(scim, "alice", displayName="Alice A")["id"]
+    bob = create_user(scim, "bob")["id"]
+    team = create_group(scim, "Team", [alice, bob])
+
+    response = scim.get(f"/Groups/{team['id']}?attributes=members.display")
+
+    displays = {m["display"] for m in response.get_json()["members"]}
+    assert displays == {"Alice A", "bob"}
 
 
 def test_user_groups_attribute_is_derived(scim: ScimClient) -> None:
