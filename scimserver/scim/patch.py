@@ -34,7 +34,6 @@ from enum import StrEnum
 from typing import Any
 
 from scimserver.scim.errors import (
-    InvalidFilter,
     InvalidPath,
     InvalidSyntax,
     InvalidValue,
@@ -47,7 +46,6 @@ from scimserver.scim.filter import (
     Comparison,
     Expression,
     Logical,
-    Negation,
     ValuePath,
     parse_filter,
 )
@@ -59,16 +57,12 @@ from scimserver.scim.validation import (
     validate_document,
     validate_members,
 )
-from scimserver.scim.value_index import NUMBER_TYPES, TEXT_TYPES, parse_datetime
+from scimserver.scim.value_filter import check_filter, comparison, matches
 
 logger = logging.getLogger(__name__)
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 OPERATIONS = ("add", "remove", "replace")
-
-_ORDERING = ("gt", "ge", "lt", "le")
-_SUBSTRING = ("co", "sw", "ew")
-_OPERATORS = ("eq", "ne", "pr", *_ORDERING, *_SUBSTRING)
 
 
 class MemberOp(StrEnum):
@@ -185,29 +179,9 @@ def parse_path(resource_type: ResourceType, text: str) -> PatchPath:
 
     sub = _sub_after_filter(attribute, text[close_at + 1 :], text)
     value_filter = parse_filter(text[open_at + 1 : close_at])
-    _check_filter(value_filter, attribute)
+    check_filter(value_filter, attribute)
     target = AttributePath(base.schema, attribute, sub, base.core_schema)
     return PatchPath(target, value_filter, text)
-
-
-def matches(value_filter: Expression, value: Any, attribute: Attribute) -> bool:
-    """Tell whether one value of ``attribute`` meets a value filter (§3.4.2.2).
-
-    The semantics are those of :mod:`scimserver.scim.filter`: ``ne`` negates
-    ``eq``, ``eq null`` means unassigned, strings compare ignoring case unless the
-    sub-attribute is caseExact.
-    """
-    if isinstance(value_filter, Logical):
-        results = (matches(o, value, attribute) for o in value_filter.operands)
-        return all(results) if value_filter.operator == "and" else any(results)
-    if isinstance(value_filter, Negation):
-        return not matches(value_filter.operand, value, attribute)
-    if isinstance(value_filter, ValuePath):
-        raise InvalidFilter("Value filters cannot be nested.")
-
-    sub, operator, expected = _comparison(value_filter, attribute)
-    actual = value.get(sub.name) if isinstance(value, dict) else None
-    return _compare(operator, actual, expected, sub)
 
 
 class _Patch:
@@ -655,98 +629,6 @@ def _put(holder: dict[str, Any], name: str, value: Any) -> None:
         holder[name] = value
 
 
-def _check_filter(value_filter: Expression, attribute: Attribute) -> None:
-    """Check every comparison of a value filter before it is evaluated."""
-    if isinstance(value_filter, Logical):
-        for operand in value_filter.operands:
-            _check_filter(operand, attribute)
-    elif isinstance(value_filter, Negation):
-        _check_filter(value_filter.operand, attribute)
-    elif isinstance(value_filter, ValuePath):
-        raise InvalidFilter("Value filters cannot be nested.")
-    else:
-        _comparison(value_filter, attribute)
-
-
-def _comparison(node: Comparison, attribute: Attribute) -> tuple[Attribute, str, Any]:
-    """Return the sub-attribute, operator and typed operand of a comparison."""
-    sub = _filter_sub_attribute(node.path, attribute)
-    operator = node.operator
-    if operator not in _OPERATORS:
-        raise InvalidFilter(f"Unknown operator '{operator}'.")
-    if operator == "pr" or (node.value is None and operator in ("eq", "ne")):
-        return sub, operator, None
-
-    if node.value is None:
-        raise InvalidFilter(f"'{operator}' cannot compare with null.")
-    if operator in _SUBSTRING and sub.type not in TEXT_TYPES:
-        raise InvalidFilter(f"'{operator}' compares strings; '{sub.name}' is not one.")
-    if operator in _ORDERING and sub.type in ("boolean", "binary"):
-        raise InvalidFilter(f"'{operator}' cannot order {sub.type} '{sub.name}'.")
-    return sub, operator, _operand(sub, node.value)
-
-
-def _filter_sub_attribute(
-    reference: AttributeReference, attribute: Attribute
-) -> Attribute:
-    sub = None
-    if reference.urn is None and reference.sub_attribute is None:
-        sub = attribute.sub_attribute(reference.name)
-    if sub is None:
-        raise InvalidFilter(f"'{attribute.name}' has no sub-attribute '{reference}'.")
-    return sub
-
-
-def _operand(sub: Attribute, value: Any) -> Any:
-    """The filter's value, checked against the sub-attribute's type."""
-    kind = sub.type
-    if kind in TEXT_TYPES or kind == "binary":
-        matched = isinstance(value, str)
-    elif kind == "boolean":
-        matched = isinstance(value, bool)
-    elif kind in NUMBER_TYPES:
-        matched = isinstance(value, int | float) and not isinstance(value, bool)
-    elif kind == "dateTime":
-        matched = isinstance(value, str) and parse_datetime(value) is not None
-    else:
-        matched = False
-    if not matched:
-        raise InvalidFilter(f"'{sub.name}' is of type {kind}; {value!r} is not.")
-    return value
-
-
-def _compare(operator: str, actual: Any, expected: Any, sub: Attribute) -> bool:
-    present = not is_unassigned(actual)
-    if operator == "pr" or expected is None:
-        return present if operator != "eq" else not present
-    if not present:
-        return operator == "ne"
-
-    left, right = _comparable(actual, sub), _comparable(expected, sub)
-    if operator in ("eq", "ne"):
-        return bool(left == right) == (operator == "eq")
-    if operator in _SUBSTRING:
-        return bool(
-            (operator == "co" and right in left)
-            or (operator == "sw" and left.startswith(right))
-            or (operator == "ew" and left.endswith(right))
-        )
-    return bool(
-        (operator == "gt" and left > right)
-        or (operator == "ge" and left >= right)
-        or (operator == "lt" and left < right)
-        or (operator == "le" and left <= right)
-    )
-
-
-def _comparable(value: Any, sub: Attribute) -> Any:
-    if sub.type == "dateTime":
-        return parse_datetime(str(value))
-    if isinstance(value, str) and not sub.case_exact:
-        return value.lower()
-    return value
-
-
 def _equality_template(
     value_filter: Expression, attribute: Attribute
 ) -> dict[str, Any] | None:
@@ -757,6 +639,6 @@ def _equality_template(
             return None
         return {name: v for part in parts if part for name, v in part.items()}
     if isinstance(value_filter, Comparison) and value_filter.operator == "eq":
-        sub, _operator, expected = _comparison(value_filter, attribute)
+        sub, _operator, expected = comparison(value_filter, attribute)
         return None if expected is None else {sub.name: expected}
     return None

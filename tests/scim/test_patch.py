@@ -15,10 +15,10 @@ from scimserver.scim.patch import (
     MemberChange,
     MemberOp,
     apply_patch,
-    matches,
     parse_path,
 )
 from scimserver.scim.schema import Attribute, ResourceType, Schema, SchemaRegistry
+from scimserver.scim.value_filter import matches
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
