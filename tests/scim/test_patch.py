@@ -46,25 +46,6 @@ BJENSEN: dict[str, Any] = {
 
 
 @pytest.fixture(scope="module")
-def registry() -> SchemaRegistry:
-    return SchemaRegistry.load(SCHEMAS)
-
-
-@pytest.fixture(scope="module")
-def users(registry: SchemaRegistry) -> ResourceType:
-    found = registry.resource_type("User")
-    assert found is not None
-    return found
-
-
-@pytest.fixture(scope="module")
-def groups(registry: SchemaRegistry) -> ResourceType:
-    found = registry.resource_type("Group")
-    assert found is not None
-    return found
-
-
-@pytest.fixture(scope="module")
 def devices(users: ResourceType) -> ResourceType:
     """A resource type with immutable attributes, which User and Group lack."""
     attributes = (

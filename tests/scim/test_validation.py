@@ -25,25 +25,6 @@ DEVICE = "urn:example:params:scim:schemas:core:2.0:Device"
 
 
 @pytest.fixture(scope="module")
-def registry() -> SchemaRegistry:
-    return SchemaRegistry.load(SCHEMAS)
-
-
-@pytest.fixture(scope="module")
-def users(registry: SchemaRegistry) -> ResourceType:
-    found = registry.resource_type("User")
-    assert found is not None
-    return found
-
-
-@pytest.fixture(scope="module")
-def groups(registry: SchemaRegistry) -> ResourceType:
-    found = registry.resource_type("Group")
-    assert found is not None
-    return found
-
-
-@pytest.fixture(scope="module")
 def devices(users: ResourceType) -> ResourceType:
     """A resource type with an immutable attribute, which User and Group lack."""
     attributes = (
