@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +19,6 @@ from scimserver.scim.patch import (
 from scimserver.scim.schema import Attribute, ResourceType, Schema, SchemaRegistry
 from scimserver.scim.value_filter import matches
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 DEVICE = "urn:example:params:scim:schemas:core:2.0:Device"
 BABS = "2819c223-7f76-453a-919d-413861904646"
