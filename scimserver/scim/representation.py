@@ -128,6 +128,9 @@ class Projection:
             attribute = self._top_attribute(key)
             if attribute is not None and self.returns(attribute):
                 result[key] = self._project_value(attribute, value)
+
+        core = self.resource_type.schema.id
+        result["schemas"] = [s for s in body["schemas"] if s == core or s in result]
         return result
 
     def _top_attribute(self, name: str) -> Attribute | None:

@@ -185,6 +185,17 @@ def test_if_none_match_with_the_current_version_is_304(scim: ScimClient) -> None
     assert response.headers["ETag"] == version
 
 
+def test_schemas_lists_only_extensions_that_are_returned(scim: ScimClient) -> None:
+    extension = {"schemas": [USER, ENTERPRISE], ENTERPRISE: {"department": "Finance"}}
+    created = create_user(scim, **extension)
+
+    full = scim.get(f"/Users/{created['id']}").get_json()
+    projected = scim.get(f"/Users/{created['id']}?attributes=userName").get_json()
+
+    assert full["schemas"] == [USER, ENTERPRISE]
+    assert projected["schemas"] == [USER]
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
