@@ -20,6 +20,8 @@ from scimserver.policy.clients import (
     find_client,
     issue_token,
 )
+from scimserver.policy.dictionary import EXPORT_FORMATS, DataDictionary, export
+from scimserver.scim.api import REGISTRY_KEY
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
@@ -80,6 +82,28 @@ def clients_token(name: str) -> None:
         token = issue_token(session, client)
         session.commit()
     click.echo(token)
+
+
+@main.group()
+def dictionary() -> None:
+    """The data dictionary (privacy classification of every attribute)."""
+
+
+@dictionary.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(EXPORT_FORMATS),
+    default="markdown",
+    show_default=True,
+)
+@with_appcontext
+def dictionary_export(fmt: str) -> None:
+    """Print the data dictionary for review by HR, L&D and the EAP vendor."""
+    registry = current_app.extensions[REGISTRY_KEY]
+    data_dictionary = DataDictionary.load(current_app.config["SETTINGS"].schema_dir)
+    rows = data_dictionary.rows(registry)
+    click.echo(export(rows, data_dictionary.classifications, fmt), nl=False)
 
 
 @main.group()
