@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 # changes, and only then.
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test lint typecheck check conformance clean
+.PHONY: venv run test lint typecheck check conformance deploy-check bench clean
 
 venv: $(STAMP)
 
@@ -54,6 +54,16 @@ check: lint typecheck test
 
 conformance: venv
 	$(BIN)/python scripts/conformance.py
+
+# Validates deploy/ offline: compose schema, Kubernetes schemas, hadolint, systemd.
+deploy-check: venv
+	$(BIN)/pytest tests/test_deploy.py
+
+# Not part of `make test`: seeds data, starts gunicorn, drives it with wrk.
+# BENCH_ARGS="--users 100000" or "--users 1000000" for larger runs.
+BENCH_ARGS ?=
+bench: venv
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,14 +1,77 @@
-"""gunicorn settings for scimserver (``scimserver serve`` and production)."""
+"""gunicorn settings for scimserver (``scimserver serve`` and production).
 
-import multiprocessing
+Workers follow the CPU cores the process may use (cgroup quota included), each
+with a few threads; every worker pools as many database connections as it has
+threads. ``SCIMSERVER_BIND``, ``SCIMSERVER_WORKERS`` and ``SCIMSERVER_THREADS``
+override the computed values. Logs, access log included, are JSON lines on
+standard output.
+"""
+
+import math
 import os
+from pathlib import Path
+
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+THREADS_PER_WORKER = 4
+
+
+def usable_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """Return the cores this process may use: CPU affinity, capped by a quota."""
+    cores = len(os.sched_getaffinity(0))
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+    except (OSError, ValueError):
+        return max(cores, 1)
+    if quota == "max":
+        return max(cores, 1)
+    return max(min(cores, math.ceil(int(quota) / int(period))), 1)
+
 
 bind = os.environ.get("SCIMSERVER_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("SCIMSERVER_WORKERS", multiprocessing.cpu_count()))
-threads = int(os.environ.get("SCIMSERVER_THREADS", "4"))
+workers = int(os.environ.get("SCIMSERVER_WORKERS", usable_cores()))
+threads = int(os.environ.get("SCIMSERVER_THREADS", THREADS_PER_WORKER))
+worker_class = "gthread"
+
+# Each thread holds at most one connection; workers read this when they start.
+os.environ.setdefault("SCIMSERVER_DB_POOL_SIZE", str(threads))
+
+# A request may take up to `timeout` seconds; on SIGTERM, workers finish the
+# requests in flight for up to `graceful_timeout` seconds.
 timeout = 30
-graceful_timeout = 20
+graceful_timeout = 25
 keepalive = 5
+# Recycle workers now and then, staggered, to bound slow memory growth.
+max_requests = 20_000
+max_requests_jitter = 2_000
+# The heartbeat file lives in memory: container file systems can stall it.
+worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None
+
 accesslog = "-"
 errorlog = "-"
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "scimserver.logs.JsonFormatter"}},
+    "filters": {"request": {"()": "scimserver.logs.RequestContextFilter"}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["request"],
+            "stream": "ext://sys.stdout",
+        }
+    },
+    "root": {"level": "INFO", "handlers": ["stdout"]},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["stdout"], "propagate": False},
+        "gunicorn.access": {
+            "level": "INFO",
+            "handlers": ["stdout"],
+            "propagate": False,
+        },
+        # Alembic reports each schema-revision read (readiness probes) at INFO.
+        "alembic": {"level": "WARNING"},
+    },
+}
+
 control_socket_disable = True

@@ -12,8 +12,9 @@ from scimserver.config import Settings
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Create the application; ``overrides`` replace settings read from the env."""
-    from scimserver import db, logs
-    from scimserver.policy import auth
+    from scimserver import db, health, logs
+    from scimserver.consent import api as consent_api
+    from scimserver.policy import auth, rate_limit
     from scimserver.scim import api, responses
 
     settings = Settings.from_env().with_overrides(overrides or {})
@@ -25,6 +26,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     logs.init_app(app)
     db.init_app(app)
     auth.init_app(app)
+    rate_limit.init_app(app)
     responses.init_app(app)
     api.init_app(app)
+    consent_api.init_app(app)
+    health.init_app(app)
     return app

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TextIO
 
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from scimserver import create_app, schema_migrations
+from scimserver import cli_clients, cli_lifecycle, create_app, schema_migrations
+from scimserver.audit import log as audit_log
 from scimserver.config import PROJECT_ROOT, Settings
 from scimserver.db import get_database
 from scimserver.policy.clients import (
@@ -58,16 +60,25 @@ def clients() -> None:
     type=click.Choice(KNOWN_SCOPES),
     help="A scope to grant; repeat for several.",
 )
+@cli_clients.profile_option
+@cli_clients.deprovision_option
 @with_appcontext
-def clients_create(name: str, scopes: tuple[str, ...]) -> None:
+def clients_create(
+    name: str, scopes: tuple[str, ...], profile: str | None, deprovision: str | None
+) -> None:
     """Register client NAME and print its new bearer token (alone) on stdout."""
     with get_database(current_app).sessions() as session:
         try:
-            _client, token = create_client(session, name, list(scopes))
+            client, token = create_client(session, name, list(scopes))
         except ClientExists as error:
             raise click.ClickException(str(error)) from None
+        cli_clients.configure(client, profile, deprovision)
         session.commit()
     click.echo(token)
+
+
+clients.add_command(cli_clients.clients_update)
+main.add_command(cli_lifecycle.lifecycle)
 
 
 @clients.command("token")
@@ -104,6 +115,35 @@ def dictionary_export(fmt: str) -> None:
     data_dictionary = DataDictionary.load(current_app.config["SETTINGS"].schema_dir)
     rows = data_dictionary.rows(registry)
     click.echo(export(rows, data_dictionary.classifications, fmt), nl=False)
+
+
+@main.group()
+def audit() -> None:
+    """The tamper-evident audit log."""
+
+
+@audit.command("verify")
+@with_appcontext
+def audit_verify() -> None:
+    """Walk the hash chain; name the first entry altered, removed or reordered."""
+    secret = current_app.config["SETTINGS"].secret_key
+    with get_database(current_app).sessions() as session:
+        result = audit_log.verify(session, secret)
+    if not result.ok:
+        raise click.ClickException(
+            f"audit log broken after {result.checked} good entries: {result.problem}"
+        )
+    click.echo(f"audit log intact: {result.checked} entries")
+
+
+@audit.command("export")
+@click.option("--output", type=click.File("w"), default="-", show_default=True)
+@with_appcontext
+def audit_export(output: TextIO) -> None:
+    """Write every audit entry as a JSON line, for a SIEM."""
+    with get_database(current_app).sessions() as session:
+        count = audit_log.export_lines(session, output)
+    click.echo(f"{count} entries exported", err=True)
 
 
 @main.group()

@@ -23,14 +23,33 @@ class Settings:
     secret_key: str = "dev-only-secret-change-me"
     #: Folder holding the SCIM schema and resource type definitions.
     schema_dir: str = str(PROJECT_ROOT / "schemas")
+    #: PEM file of the EC P-256 key that signs consent receipts; made if absent.
+    receipt_key_file: str = str(PROJECT_ROOT / "var" / "receipt-signing-key.pem")
+    #: Data controller (the employer) named in consent receipts.
+    receipt_controller: str = "Employer"
+    #: Jurisdiction named in consent receipts, such as an ISO 3166 country code.
+    receipt_jurisdiction: str = "EU"
     #: Page size used when a list request has no ``count``.
     default_page_size: int = 100
     #: Largest page a list request may ask for (advertised as filter.maxResults).
     max_page_size: int = 1000
-    #: Largest request body accepted, in bytes.
+    #: Seconds a paging cursor stays valid (advertised as pagination.cursorTimeout).
+    cursor_timeout_seconds: int = 3600
+    #: Requests per second each client may sustain; 0 disables rate limiting.
+    rate_limit_per_second: int = 50
+    #: Requests a client may send at once above that rate; 0 disables limiting.
+    rate_limit_burst: int = 200
+    #: Largest request body accepted, in bytes (Bulk has its own limit).
     max_body_bytes: int = 1_048_576
+    #: Most operations in one Bulk request (advertised as bulk.maxOperations).
+    bulk_max_operations: int = 1000
+    #: Largest Bulk request body, in bytes (advertised as bulk.maxPayloadSize).
+    bulk_max_payload_bytes: int = 1_048_576
     #: Log level of the ``scimserver`` loggers.
     log_level: str = "INFO"
+    #: Database connections pooled per worker process; ``deploy/gunicorn.conf.py``
+    #: sets it to the worker's thread count when unset.
+    db_pool_size: int = 4
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -48,7 +48,10 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 def init_app(app: Flask) -> None:
     """Attach a :class:`Database` to ``app`` and close sessions after each request."""
-    app.extensions[EXTENSION_KEY] = Database(app.config["SETTINGS"].database_url)
+    settings = app.config["SETTINGS"]
+    app.extensions[EXTENSION_KEY] = Database(
+        settings.database_url, settings.db_pool_size
+    )
     app.teardown_appcontext(_close_session)
 
 

@@ -70,6 +70,8 @@ class Resource(Base):
     last_modified: Mapped[datetime] = mapped_column(UtcDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: When a soft DELETE deprovisioned the resource; None while it is provisioned.
+    deprovisioned: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     __table_args__ = (
         Index(
@@ -144,6 +146,18 @@ class Client(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     scopes: Mapped[list[str]] = mapped_column(JSON)
     created: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: Compatibility profile (:class:`scimserver.policy.client_settings.Profile`).
+    profile: Mapped[str] = mapped_column(
+        String(16), default="standard", server_default="standard"
+    )
+    #: What DELETE does (:class:`scimserver.policy.client_settings.Deprovisioning`).
+    deprovision: Mapped[str] = mapped_column(
+        String(16), default="hard", server_default="hard"
+    )
+    #: Trusted issuer, audience and public JWKS of JWT bearer tokens, when set.
+    jwt_issuer: Mapped[str | None] = mapped_column(String(2048))
+    jwt_audience: Mapped[str | None] = mapped_column(String(2048))
+    jwt_keys: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class ClientToken(Base):

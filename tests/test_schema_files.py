@@ -18,10 +18,18 @@ SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+LIFECYCLE_SCHEMA = "urn:scimserver:params:scim:schemas:extension:lifecycle:1.0:User"
+CONSENT_SCHEMA = "urn:scimserver:params:scim:schemas:extension:consent:1.0:User"
 COMMON_SCHEMA = "urn:scimserver:internal:common"
 RESOURCE_TYPE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
 
-SERVED_SCHEMA_FILES = ("User.json", "Group.json", "EnterpriseUser.json")
+SERVED_SCHEMA_FILES = (
+    "User.json",
+    "Group.json",
+    "EnterpriseUser.json",
+    "Lifecycle.json",
+    "Consent.json",
+)
 SCHEMA_FILES = (*SERVED_SCHEMA_FILES, "common.json")
 RESOURCE_TYPE_FILES = ("resource_types/User.json", "resource_types/Group.json")
 
@@ -221,6 +229,8 @@ def test_complex_attributes_hold_only_simple_sub_attributes(
         ("User.json", USER_SCHEMA, "User"),
         ("Group.json", GROUP_SCHEMA, "Group"),
         ("EnterpriseUser.json", ENTERPRISE_USER_SCHEMA, "EnterpriseUser"),
+        ("Lifecycle.json", LIFECYCLE_SCHEMA, "LifecycleUser"),
+        ("Consent.json", CONSENT_SCHEMA, "ConsentUser"),
         ("common.json", COMMON_SCHEMA, "Common"),
     ],
 )
@@ -443,7 +453,11 @@ def test_resource_type_references_served_schema_ids(relative_path: str) -> None:
             "resource_types/User.json",
             "/Users",
             USER_SCHEMA,
-            [{"schema": ENTERPRISE_USER_SCHEMA, "required": False}],
+            [
+                {"schema": ENTERPRISE_USER_SCHEMA, "required": False},
+                {"schema": LIFECYCLE_SCHEMA, "required": False},
+                {"schema": CONSENT_SCHEMA, "required": False},
+            ],
         ),
         ("resource_types/Group.json", "/Groups", GROUP_SCHEMA, []),
     ],

@@ -5,6 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+from scimserver.audit import models as audit_models  # noqa: F401 (registers tables)
+from scimserver.consent import models as consent_models  # noqa: F401 (registers)
 from scimserver.db import make_engine
 from scimserver.models import Base
 

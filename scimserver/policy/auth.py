@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 
 from scimserver.db import get_session
 from scimserver.models import Client
 from scimserver.policy.clients import authenticate_token
+from scimserver.policy.jwt_bearer import authenticate_jwt
 from scimserver.scim.errors import Forbidden, Unauthorized
 
 logger = logging.getLogger(__name__)
@@ -25,12 +26,21 @@ def authenticate_request() -> Client:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Send a bearer token in the Authorization header.")
 
-    client = authenticate_token(get_session(), token.strip())
+    session, token = get_session(), token.strip()
+    client = authenticate_token(session, token) or authenticate_jwt(session, token)
     if client is None:
         logger.warning("authentication failed path=%s", request.path)
         raise Unauthorized("The bearer token is not valid.")
 
     g.client = client
+    return client
+
+
+def current_client() -> Client | None:
+    """The client authenticated for the current request; None outside one."""
+    if not has_request_context():
+        return None
+    client: Client | None = g.get("client")
     return client
 
 

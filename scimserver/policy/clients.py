@@ -15,7 +15,7 @@ from scimserver.models import Client, ClientToken
 logger = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "scs_"
-KNOWN_SCOPES = ("scim:read", "scim:write")
+KNOWN_SCOPES = ("scim:read", "scim:write", "consent:read", "consent:write")
 
 
 class ClientExists(ValueError):

@@ -10,22 +10,23 @@ from flask import Blueprint, Flask, Response, current_app, request
 from scimserver.config import Settings
 from scimserver.db import get_session
 from scimserver.models import Resource
+from scimserver.policy import subject
 from scimserver.policy.auth import authenticate_request, require_scope
-from scimserver.scim import discovery
+from scimserver.policy.rate_limit import enforce_rate_limit
+from scimserver.scim import bulk, discovery, writes
+from scimserver.scim.cursors import page_attributes
 from scimserver.scim.errors import (
     InvalidPath,
     InvalidSyntax,
     MethodNotAllowed,
     NotFound,
-    PreconditionFailed,
+    NotImplementedFeature,
 )
 from scimserver.scim.listing import ListQuery, attribute_list
-from scimserver.scim.membership import apply_member_changes
-from scimserver.scim.passwords import protect_secrets
-from scimserver.scim.patch import apply_patch
 from scimserver.scim.representation import (
     Projection,
     etag,
+    location,
     related_attribute,
     represent,
 )
@@ -33,7 +34,6 @@ from scimserver.scim.responses import read_json_body, scim_response
 from scimserver.scim.schema import ResourceType, SchemaRegistry
 from scimserver.scim.search import SEARCH_REQUEST, run_query
 from scimserver.scim.store import MemberRef, ResourceStore
-from scimserver.scim.validation import split_members, validate_resource
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +63,8 @@ def settings() -> Settings:
 
 
 @blueprint.before_request
-def _authenticate() -> None:
-    authenticate_request()
+def _authenticate() -> Response | None:
+    return enforce_rate_limit(authenticate_request())
 
 
 @blueprint.get("/ServiceProviderConfig")
@@ -128,18 +128,26 @@ def search_collection(collection: str) -> Response:
     return _list_response([resource_type], query)
 
 
+@blueprint.post("/Bulk")
+def bulk_request() -> Response:
+    """RFC 7644 §3.7: apply many operations, each on its own, in one request."""
+    require_scope("scim:write")
+    body = bulk.read_bulk_body(settings())
+    response = bulk.apply_bulk(
+        get_session(), registry().resource_types, settings(), body
+    )
+    get_session().commit()
+    return scim_response(response)
+
+
 @blueprint.post("/<collection>")
 def create_resource(collection: str) -> Response:
     """RFC 7644 §3.3: create a resource."""
     require_scope("scim:write")
     resource_type = _resource_type(collection)
     payload = read_json_body()
-
-    document, members = split_members(resource_type, payload)
-    document = validate_resource(resource_type, document)
-    document = protect_secrets(resource_type, document)
     store = ResourceStore(get_session(), resource_type)
-    resource = store.create(document, members)
+    resource = writes.create_resource(store, payload)
     get_session().commit()
 
     body = _represent_one(store, resource_type, resource)
@@ -169,15 +177,7 @@ def replace_resource(collection: str, resource_id: str) -> Response:
     resource_type = _resource_type(collection)
     payload = read_json_body()
     store = ResourceStore(get_session(), resource_type)
-    resource = store.get(resource_id)
-    _check_if_match(resource)
-
-    document, members = split_members(resource_type, payload)
-    if members is None and related_attribute(resource_type) == "members":
-        members = []  # RFC 7644 §3.5.1: PUT replaces members too.
-    document = validate_resource(resource_type, document, existing=resource.attributes)
-    document = protect_secrets(resource_type, document, resource.attributes)
-    store.replace(resource, document, members)
+    resource = writes.replace_resource(store, resource_id, payload, _if_match())
     get_session().commit()
     return _resource_response(store, resource_type, resource)
 
@@ -189,17 +189,7 @@ def patch_resource(collection: str, resource_id: str) -> Response:
     resource_type = _resource_type(collection)
     body = read_json_body()
     store = ResourceStore(get_session(), resource_type)
-    resource = store.get(resource_id)
-    _check_if_match(resource)
-
-    result = apply_patch(resource_type, resource.attributes, body)
-    document = protect_secrets(resource_type, result.document, resource.attributes)
-    if document != resource.attributes:
-        store.replace(resource, document, members=None)
-    if result.member_changes:
-        apply_member_changes(store, resource, result.member_changes)
-        if document == resource.attributes:
-            store.touch(resource)
+    resource = writes.patch_resource(store, resource_id, body, _if_match())
     get_session().commit()
     return _resource_response(store, resource_type, resource)
 
@@ -210,12 +200,28 @@ def delete_resource(collection: str, resource_id: str) -> Response:
     require_scope("scim:write")
     resource_type = _resource_type(collection)
     store = ResourceStore(get_session(), resource_type)
-    resource = store.get(resource_id)
-    _check_if_match(resource)
-
-    store.delete(resource)
+    writes.delete_resource(store, resource_id, _if_match())
     get_session().commit()
     return Response(status=204)
+
+
+@blueprint.route("/Me", methods=["GET", "PUT", "PATCH", "DELETE", "POST"])
+def me_alias() -> Response:
+    """RFC 7644 §3.11: act on the authenticated person's User, as /Users/{id}."""
+    user_id = subject.require_subject()
+    if request.method == "POST":
+        raise NotImplementedFeature("Create Users at /Users; /Me cannot create.")
+
+    views = {
+        "GET": get_resource,
+        "PUT": replace_resource,
+        "PATCH": patch_resource,
+        "DELETE": delete_resource,
+    }
+    users = _resource_type("Users")
+    response = views[request.method](users.endpoint.strip("/"), user_id)
+    response.headers["Location"] = location(settings().base_url, users, user_id)
+    return response
 
 
 def _resource_type(collection: str) -> ResourceType:
@@ -264,7 +270,7 @@ def _list_response(resource_types: list[ResourceType], query: ListQuery) -> Resp
             "schemas": [discovery.LIST_SCHEMA],
             "totalResults": page.total,
             "itemsPerPage": len(bodies),
-            "startIndex": query.start_index,
+            **page_attributes(page, query.start_index),
             "Resources": bodies,
         }
     )
@@ -286,17 +292,9 @@ def _known_paths(
     return tuple(known)
 
 
-def _check_if_match(resource: Resource) -> None:
-    """RFC 7644 §3.14: a stale ``If-Match`` version fails with 412."""
-    if_match = request.if_match
-    if (
-        if_match
-        and not if_match.star_tag
-        and not if_match.contains_weak(str(resource.version))
-    ):
-        raise PreconditionFailed(
-            f"The resource has version {etag(resource)}; fetch it again."
-        )
+def _if_match() -> str | None:
+    """The ``If-Match`` header, checked by :func:`writes.check_version`."""
+    return request.headers.get("If-Match")
 
 
 def _resource_response(

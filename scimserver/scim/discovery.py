@@ -17,11 +17,24 @@ def service_provider_config(settings: Settings) -> dict[str, Any]:
         "schemas": [SPC_SCHEMA],
         "documentationUri": f"{settings.base_url}/docs",
         "patch": {"supported": True},
-        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+        "bulk": {
+            "supported": True,
+            "maxOperations": settings.bulk_max_operations,
+            "maxPayloadSize": settings.bulk_max_payload_bytes,
+        },
         "filter": {"supported": True, "maxResults": settings.max_page_size},
         "changePassword": {"supported": True},
         "sort": {"supported": True},
         "etag": {"supported": True},
+        # RFC 9865 §4; index paging stays the default (§2.4) for existing IdPs.
+        "pagination": {
+            "cursor": True,
+            "index": True,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": settings.default_page_size,
+            "maxPageSize": settings.max_page_size,
+            "cursorTimeout": settings.cursor_timeout_seconds,
+        },
         "authenticationSchemes": [
             {
                 "type": "oauthbearertoken",

@@ -6,6 +6,7 @@
      ├── BadRequest (400)
      │    ├── InvalidFilter, TooMany, InvalidSyntax, InvalidPath,
      │    │   NoTarget, InvalidValue, InvalidVersion, Sensitive
+     │    ├── InvalidCursor, ExpiredCursor (RFC 9865 §2.1)
      │    └── MutabilityError
      ├── Unauthorized (401)
      ├── Forbidden (403)
@@ -15,6 +16,7 @@
      ├── PreconditionFailed (412)
      ├── PayloadTooLarge (413)
      ├── UnsupportedMediaType (415)
+     ├── TooManyRequests (429, RFC 6585 §4)
      ├── InternalError (500)
      └── NotImplementedFeature (501)
 
@@ -91,6 +93,14 @@ class MutabilityError(BadRequest):
     scim_type = "mutability"
 
 
+class InvalidCursor(BadRequest):
+    scim_type = "invalidCursor"
+
+
+class ExpiredCursor(BadRequest):
+    scim_type = "expiredCursor"
+
+
 class Unauthorized(ScimError):
     status = 401
 
@@ -125,6 +135,10 @@ class PayloadTooLarge(ScimError):
 
 class UnsupportedMediaType(ScimError):
     status = 415
+
+
+class TooManyRequests(ScimError):
+    status = 429
 
 
 class InternalError(ScimError):

@@ -1,4 +1,4 @@
-"""List requests: filter, sort and index paging (RFC 7644 §3.4.2)."""
+"""List requests: filter, sort, index paging (RFC 7644 §3.4.2) and cursors."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, SQLColumnExpression
 
 from scimserver.config import Settings
 from scimserver.models import Resource
+from scimserver.scim.cursors import CursorRequest
 from scimserver.scim.errors import InvalidValue
 from scimserver.scim.filter import filter_clause
 from scimserver.scim.schema import ResourceType
@@ -29,6 +30,8 @@ class ListQuery:
     count: int
     attributes: tuple[str, ...]
     excluded_attributes: tuple[str, ...]
+    #: RFC 9865: set when the request pages by cursor rather than by index.
+    cursor: CursorRequest | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], settings: Settings) -> ListQuery:
@@ -46,6 +49,7 @@ class ListQuery:
             count=min(max(0, count), settings.max_page_size),
             attributes=attribute_list(params.get("attributes")),
             excluded_attributes=attribute_list(params.get("excludedAttributes")),
+            cursor=CursorRequest.from_params(params, settings),
         )
 
     def where(self, resource_type: ResourceType) -> ColumnElement[bool] | None:

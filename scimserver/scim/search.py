@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, SQLColumnExpression, and_, case, false, or
 from sqlalchemy.orm import Session
 
 from scimserver.models import Resource
+from scimserver.scim.cursors import Keyset, read_page
 from scimserver.scim.errors import InvalidFilter, InvalidPath
 from scimserver.scim.listing import ListQuery
 from scimserver.scim.schema import ResourceType
@@ -29,13 +30,14 @@ def run_query(
 ) -> Page:
     """Run ``query`` in SQL over the given resource types and return one page."""
     conditions = _conditions(resource_types, query)
+    condition = or_(*conditions) if conditions else false()
+    if query.cursor is not None:
+        keyset = _keyset(resource_types, query, condition)
+        return read_page(session, keyset, query.cursor)
+
     order_by = _order_by(resource_types, query)
     return search_resources(
-        session,
-        or_(*conditions) if conditions else false(),
-        order_by,
-        offset=query.start_index - 1,
-        limit=query.count,
+        session, condition, order_by, offset=query.start_index - 1, limit=query.count
     )
 
 
@@ -66,6 +68,35 @@ def _order_by(
 ) -> list[SQLColumnExpression[Any]]:
     if len(resource_types) == 1 or not query.sort_by:
         return query.order_by(resource_types[0]) if resource_types else []
+    return query.ordering(_sort_key(resource_types, query))
+
+
+def _keyset(
+    resource_types: Sequence[ResourceType],
+    query: ListQuery,
+    condition: ColumnElement[bool],
+) -> Keyset:
+    """RFC 9865: the cursor walk of ``query``; its cursors name types, filter, sort."""
+    sort_by = (query.sort_by or "").lower()
+    order = "descending" if query.descending else "ascending"
+    types = ",".join(resource_type.name for resource_type in resource_types)
+    return Keyset(
+        scope=f"{types}|{query.filter or ''}|{sort_by}|{order}",
+        condition=condition,
+        sort_key=_sort_key(resource_types, query),
+        descending=query.descending,
+        count=query.count,
+    )
+
+
+def _sort_key(
+    resource_types: Sequence[ResourceType], query: ListQuery
+) -> SQLColumnExpression[Any]:
+    """The value ``sortBy`` names; creation time without one."""
+    if not query.sort_by or not resource_types:
+        return Resource.created
+    if len(resource_types) == 1:
+        return query.sort_key(resource_types[0])
 
     keys = []
     for resource_type in resource_types:
@@ -80,4 +111,4 @@ def _order_by(
             continue
     if not keys:
         raise InvalidPath(f"No resource type has the attribute '{query.sort_by}'.")
-    return query.ordering(case(*keys))
+    return case(*keys)

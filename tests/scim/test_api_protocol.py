@@ -81,11 +81,15 @@ def test_service_provider_config_tells_what_is_supported(scim: ScimClient) -> No
     assert body["filter"] == {"supported": True, "maxResults": 1000}
     assert body["sort"]["supported"] is True
     assert body["etag"]["supported"] is True
-    assert body["bulk"]["supported"] is False
+    assert body["bulk"] == {
+        "supported": True,
+        "maxOperations": 1000,
+        "maxPayloadSize": 1_048_576,
+    }
     assert body["authenticationSchemes"][0]["type"] == "oauthbearertoken"
 
 
-def test_schemas_lists_user_group_and_enterprise(scim: ScimClient) -> None:
+def test_schemas_lists_user_group_and_extensions(scim: ScimClient) -> None:
     body = scim.get("/Schemas").get_json()
 
     ids = {schema["id"] for schema in body["Resources"]}
@@ -93,8 +97,10 @@ def test_schemas_lists_user_group_and_enterprise(scim: ScimClient) -> None:
         "urn:ietf:params:scim:schemas:core:2.0:User",
         "urn:ietf:params:scim:schemas:core:2.0:Group",
         "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+        "urn:scimserver:params:scim:schemas:extension:lifecycle:1.0:User",
+        "urn:scimserver:params:scim:schemas:extension:consent:1.0:User",
     }
-    assert body["totalResults"] == 3
+    assert body["totalResults"] == 5
 
 
 def test_one_schema_by_urn(scim: ScimClient) -> None:
@@ -115,6 +121,14 @@ def test_resource_types(scim: ScimClient) -> None:
         {
             "schema": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
             "required": False,
-        }
+        },
+        {
+            "schema": "urn:scimserver:params:scim:schemas:extension:lifecycle:1.0:User",
+            "required": False,
+        },
+        {
+            "schema": "urn:scimserver:params:scim:schemas:extension:consent:1.0:User",
+            "required": False,
+        },
     ]
     assert_error(scim.get("/ResourceTypes/Nope"), 404)

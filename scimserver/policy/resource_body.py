@@ -1,0 +1,147 @@
+"""The attributes of a SCIM resource body, each with its resolved path.
+
+A body holds core and common attributes at the top and each extension's
+attributes under the extension's URN (RFC 7643 §3.3). The release policy walks
+both the same way: :func:`top_level` yields every attribute wherever it sits,
+and :func:`place` puts a value back at the same spot in another body.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from scimserver.scim.schema import Attribute, AttributePath, ResourceType, Schema
+
+logger = logging.getLogger(__name__)
+
+SCHEMAS_KEY = "schemas"
+
+
+@dataclass(frozen=True)
+class Located:
+    """One top-level attribute of a body: where it sits, its path and value."""
+
+    section: str | None
+    key: str
+    path: AttributePath
+    value: Any
+
+    def sub_path(self, sub: Attribute) -> AttributePath:
+        """The path of one of the attribute's sub-attributes."""
+        return AttributePath(
+            self.path.schema, self.path.attribute, sub, self.path.core_schema
+        )
+
+
+def top_level(resource_type: ResourceType, body: dict[str, Any]) -> Iterator[Located]:
+    """Yield each attribute of ``body`` that the resource type defines.
+
+    Keys that name no attribute, and ``schemas``, are skipped.
+    """
+    for key, value in body.items():
+        if key == SCHEMAS_KEY:
+            continue
+        extension = _extension(resource_type, key)
+        if extension is not None:
+            yield from _section(resource_type, extension, key, value)
+            continue
+        attribute = resource_type.common.attribute(
+            key
+        ) or resource_type.schema.attribute(key)
+        if attribute is not None:
+            path = AttributePath(
+                resource_type.schema, attribute, None, resource_type.schema.id
+            )
+            yield Located(None, key, path, value)
+
+
+def prune(
+    resource_type: ResourceType,
+    body: dict[str, Any],
+    keep: Callable[[AttributePath], bool],
+) -> dict[str, Any]:
+    """Return ``body`` holding only the simple attributes and sub-attributes kept.
+
+    ``keep`` is asked about each simple attribute and each sub-attribute; a
+    complex value left empty goes, and so does an extension left empty, with its
+    URN in ``schemas`` (RFC 7643 §3). Keys that name no attribute go too.
+    """
+    result: dict[str, Any] = {}
+    for located in top_level(resource_type, body):
+        value = _pruned(located, keep)
+        if not is_unassigned(value):
+            place(result, located, value)
+
+    if SCHEMAS_KEY not in body:
+        return result
+    core = resource_type.schema.id.lower()
+    kept = {key.lower() for key in result} | {core}
+    schemas = [urn for urn in body[SCHEMAS_KEY] if urn.lower() in kept]
+    return {SCHEMAS_KEY: schemas, **result}
+
+
+def is_unassigned(value: Any) -> bool:
+    """Whether a value counts as no value (RFC 7643 §2.5: null, "" or [])."""
+    return value is None or value == "" or value == [] or value == {}
+
+
+def place(body: dict[str, Any], located: Located, value: Any) -> None:
+    """Store ``value`` in ``body`` where ``located`` sits in its own body."""
+    if located.section is None:
+        body[located.key] = value
+        return
+    body.setdefault(located.section, {})[located.key] = value
+
+
+def sub_attributes(attribute: Attribute, item: Any) -> Iterator[tuple[str, Attribute]]:
+    """Yield the keys of a complex value with the sub-attribute each names."""
+    if not isinstance(item, dict):
+        return
+    for key in item:
+        sub = attribute.sub_attribute(key)
+        if sub is not None:
+            yield key, sub
+
+
+def _pruned(located: Located, keep: Callable[[AttributePath], bool]) -> Any:
+    attribute = located.path.attribute
+    if not attribute.sub_attributes:
+        return located.value if keep(located.path) else None
+    if not attribute.multi_valued:
+        return _pruned_item(located, located.value, keep)
+    if not isinstance(located.value, list):
+        return None
+    items = [_pruned_item(located, item, keep) for item in located.value]
+    return [item for item in items if item]
+
+
+def _pruned_item(
+    located: Located, item: Any, keep: Callable[[AttributePath], bool]
+) -> dict[str, Any]:
+    return {
+        key: item[key]
+        for key, sub in sub_attributes(located.path.attribute, item)
+        if keep(located.sub_path(sub))
+    }
+
+
+def _extension(resource_type: ResourceType, key: str) -> Schema | None:
+    if not key.lower().startswith("urn:"):
+        return None
+    schema = resource_type.extension(key)
+    return None if schema is resource_type.schema else schema
+
+
+def _section(
+    resource_type: ResourceType, extension: Schema, section: str, value: Any
+) -> Iterator[Located]:
+    if not isinstance(value, dict):
+        return
+    for key, inner in value.items():
+        attribute = extension.attribute(key)
+        if attribute is not None:
+            path = AttributePath(extension, attribute, None, resource_type.schema.id)
+            yield Located(section, key, path, inner)

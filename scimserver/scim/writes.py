@@ -1,0 +1,120 @@
+"""Writes of one resource: create, replace, patch and delete (RFC 7644 §3.3-§3.6).
+
+The HTTP views and Bulk (:mod:`scimserver.scim.bulk`) both write through these
+functions. Each runs inside the caller's session and leaves the commit to the
+caller, so a view commits once per request and Bulk once per bulk request.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from werkzeug.http import parse_etags
+
+from scimserver.models import Resource
+from scimserver.scim.deprovisioning import (
+    current_deprovisioning,
+    note_reactivation,
+    rehire,
+    remove,
+)
+from scimserver.scim.dialects import current_dialect
+from scimserver.scim.effective_dates import hold_inactive
+from scimserver.scim.errors import PreconditionFailed
+from scimserver.scim.membership import apply_member_changes
+from scimserver.scim.passwords import protect_secrets
+from scimserver.scim.patch import apply_patch
+from scimserver.scim.representation import etag, related_attribute
+from scimserver.scim.store import ResourceStore
+from scimserver.scim.validation import split_members, validate_resource
+
+logger = logging.getLogger(__name__)
+
+
+def create_resource(store: ResourceStore, payload: dict[str, Any]) -> Resource:
+    """RFC 7644 §3.3: validate ``payload`` and store it as a new resource."""
+    resource_type = store.resource_type
+    dialect = current_dialect()
+    payload = dialect.prepare_resource(resource_type, payload)
+
+    document, members = split_members(resource_type, payload)
+    rehired = rehire(store, dialect, document, members)
+    if rehired is not None:
+        return rehired
+    document = validate_resource(resource_type, document)
+    document = protect_secrets(resource_type, document)
+    return store.create(hold_inactive(resource_type, document), members)
+
+
+def replace_resource(
+    store: ResourceStore,
+    resource_id: str,
+    payload: dict[str, Any],
+    if_match: str | None = None,
+) -> Resource:
+    """RFC 7644 §3.5.1: replace the attributes (and Group members) of a resource."""
+    resource_type = store.resource_type
+    resource = store.get(resource_id)
+    check_version(resource, if_match)
+    payload = current_dialect().prepare_resource(
+        resource_type, payload, resource.attributes
+    )
+
+    document, members = split_members(resource_type, payload)
+    if members is None and related_attribute(resource_type) == "members":
+        members = []  # RFC 7644 §3.5.1: PUT replaces members too.
+    document = validate_resource(resource_type, document, existing=resource.attributes)
+    document = protect_secrets(resource_type, document, resource.attributes)
+    document = hold_inactive(resource_type, document)
+    note_reactivation(resource, document)
+    return store.replace(resource, document, members)
+
+
+def patch_resource(
+    store: ResourceStore,
+    resource_id: str,
+    body: dict[str, Any],
+    if_match: str | None = None,
+) -> Resource:
+    """RFC 7644 §3.5.2: apply a PatchOp; members change row by row."""
+    resource_type = store.resource_type
+    resource = store.get(resource_id)
+    check_version(resource, if_match)
+
+    body = current_dialect().prepare_patch(resource_type, body)
+    result = apply_patch(resource_type, resource.attributes, body)
+    document = protect_secrets(resource_type, result.document, resource.attributes)
+    document = hold_inactive(resource_type, document)
+    note_reactivation(resource, document)
+    if document != resource.attributes:
+        store.replace(resource, document, members=None)
+    if result.member_changes:
+        apply_member_changes(store, resource, result.member_changes)
+        if document == resource.attributes:
+            store.touch(resource)
+    return resource
+
+
+def delete_resource(
+    store: ResourceStore, resource_id: str, if_match: str | None = None
+) -> Resource:
+    """RFC 7644 §3.6: delete a resource; return it as it was."""
+    resource = store.get(resource_id)
+    check_version(resource, if_match)
+
+    remove(store, resource, current_deprovisioning())
+    return resource
+
+
+def check_version(resource: Resource, if_match: str | None) -> None:
+    """RFC 7644 §3.14: a stale ``If-Match`` (or Bulk ``version``) fails with 412.
+
+    ``if_match`` is the header's text, such as ``W/"3"``; ``*`` or nothing passes.
+    """
+    tags = parse_etags(if_match)
+    if not tags or tags.star_tag or tags.contains_weak(str(resource.version)):
+        return
+    raise PreconditionFailed(
+        f"The resource has version {etag(resource)}; fetch it again."
+    )
