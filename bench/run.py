@@ -124,6 +124,12 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--bulk-users", type=int, default=10_000)
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--logs", type=Path, help="keep the servers' logs here")
+    parser.add_argument(
+        "--workload",
+        action="append",
+        choices=[workload.name for workload in WORKLOADS],
+        help="run only this workload (repeat for several)",
+    )
     return parser.parse_args(argv)
 
 
@@ -189,15 +195,17 @@ def bench_backend(
     baseline_log = folder / "baseline.log"
     with Server("bench.baseline:app", url, baseline_log, options) as base_server:
         ids = data["baseline_ids"]
-        measure(wrk, base_server, "baseline", ids, base_env, options, True)
-        for workload in WORKLOADS:
+        measure(wrk, base_server, "baseline", ids, base_env, options, warmup=True)
+        for workload in selected(options.workload):
             base = measure(wrk, base_server, "baseline", ids, base_env, options)
             env = {**base_env, "BENCH_GROUP": _group(workload, seeded)}
             result = bench_workload(wrk, url, folder, workload, data, env, options)
             results.append(_paired(result, base))
-    with Server("scimserver.wsgi:app", url, folder / "scim.log", options) as server:
-        bulk = bulk_import(server.base_url, token, options.bulk_users)
-        bulk["peak_rss_mb"] = max(server.peak_rss_mb())
+    bulk: dict[str, Any] = {"skipped": "--bulk-users 0"}
+    if options.bulk_users > 0:
+        with Server("scimserver.wsgi:app", url, folder / "scim.log", options) as server:
+            bulk = bulk_import(server.base_url, token, options.bulk_users)
+            bulk["peak_rss_mb"] = max(server.peak_rss_mb())
 
     if options.logs is not None:
         options.logs.mkdir(parents=True, exist_ok=True)
@@ -210,6 +218,11 @@ def bench_backend(
         "results": [asdict(result) for result in results],
         "bulk": bulk,
     }
+
+
+def selected(names: list[str] | None) -> list[Workload]:
+    """The workloads named on the command line, or all of them."""
+    return [w for w in WORKLOADS if names is None or w.name in names]
 
 
 def _paired(result: Result, base: Measurement) -> Result:
@@ -238,25 +251,22 @@ def bench_workload(
     request completes in time, one connection measures single requests instead.
     """
     env = {**environment, "BENCH_QUERY": workload.query}
+    script, picks = workload.script, data[workload.data]
+    connections = options.connections
     with Server("scimserver.wsgi:app", url, folder / "scim.log", options) as server:
-        measure(wrk, server, "get_user", data["user_ids"], environment, options, True)
-        measured = measure(
-            wrk, server, workload.script, data[workload.data], env, options
+        measure(
+            wrk, server, "get_user", data["user_ids"], environment, options, warmup=True
         )
-        connections = options.connections
-        if measured.requests == 0:
-            connections = 1
-            measured = measure(
-                wrk,
-                server,
-                workload.script,
-                data[workload.data],
-                env,
-                options,
-                duration=SLOW_SECONDS,
-                connections=1,
-            )
+        measured = measure(wrk, server, script, picks, env, options)
         peak_rss = max(server.peak_rss_mb())
+
+    if measured.requests == 0:
+        connections = 1
+        with Server("scimserver.wsgi:app", url, folder / "scim.log", options) as server:
+            measured = measure(
+                wrk, server, script, picks, env, options, SLOW_SECONDS, connections
+            )
+            peak_rss = max(peak_rss, *server.peak_rss_mb())
     return Result(
         workload.name,
         workload.title,
@@ -279,9 +289,9 @@ def measure(
     data: Path,
     environment: dict[str, str],
     options: argparse.Namespace,
-    warmup: bool = False,
     duration: int | None = None,
     connections: int | None = None,
+    warmup: bool = False,
 ) -> Measurement:
     """Run one workload (or a one-second warm-up) against ``server``."""
     print(f"  {script} ...", file=sys.stderr)

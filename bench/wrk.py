@@ -63,7 +63,7 @@ def run_wrk(
     if not base_url.startswith("http://127.0.0.1:"):
         raise ValueError("the benchmark only targets 127.0.0.1")
     command = [wrk, f"--threads={threads}", f"--connections={connections}"]
-    command += [f"--duration={duration}s", "--timeout=30s", "--latency"]
+    command += [f"--duration={duration}s", "--timeout=60s", "--latency"]
     command += ["--script", str(SCRIPT), base_url]
     env = {**os.environ, **environment, "BENCH_WORKLOAD": workload}
 

@@ -28,13 +28,18 @@ class Database:
 
 def make_engine(url: str, pool_size: int = 5) -> Engine:
     """Create an engine tuned for the backend named by ``url``."""
+    # Statement parameters are attribute values: keep them out of error logs.
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _configure_sqlite)
         return engine
 
     return create_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        hide_parameters=True,
     )
 
 
@@ -67,6 +72,13 @@ def get_session() -> Session:
         g.db_session = get_database().sessions()
     session: Session = g.db_session
     return session
+
+
+def rollback_session() -> None:
+    """Undo the current request's pending changes, if it opened a session."""
+    session: Session | None = g.get("db_session")
+    if session is not None:
+        session.rollback()
 
 
 def _close_session(_error: BaseException | None) -> None:

@@ -88,6 +88,10 @@ class Resource(Base):
         Index("ix_scim_resources_last_modified", "resource_type", "last_modified"),
     )
 
+    #: Every UPDATE checks and raises ``version``: two requests that change the same
+    #: resource at once cannot both win (optimistic locking).
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
 
 class ResourceValue(Base):
     """One filterable value of a resource: a row per simple value or sub-attribute.

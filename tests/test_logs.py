@@ -9,7 +9,10 @@ import re
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
+from scimserver.db import get_database
 from scimserver.logs import JsonFormatter, RequestContextFilter, request_id_from
 from tests.conftest import ScimClient
 
@@ -101,14 +104,14 @@ def test_records_logged_during_a_request_carry_its_id(
 def test_logs_name_no_token_and_no_attribute_value(
     app: Flask, scim: ScimClient, token: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="scimserver")
 
     scim.post("/Users", USER)
     scim.get("/Users", query_string={"filter": 'name.familyName eq "Secretfamily"'})
     ScimClient(scim.client, "scs_not-a-real-token").get("/Users")
 
     logged = "\n".join(JsonFormatter().format(r) for r in caplog.records)
-    assert "created" in logged
+    assert '"status": 201' in logged
     for secret in (token, "scs_not-a-real-token", "secret-user-name", "Secretfamily"):
         assert secret not in logged
 
@@ -141,3 +144,15 @@ def test_an_access_line_keeps_only_safe_atoms() -> None:
     assert entry["duration_ms"] == 7
     assert "scs_secret" not in line
     assert "bjensen" not in line
+
+
+def test_database_errors_do_not_carry_statement_parameters(app: Flask) -> None:
+    statement = text("SELECT no_such_column FROM scim_resources WHERE id = :id")
+
+    with (
+        pytest.raises(DBAPIError) as raised,
+        get_database(app).engine.connect() as connection,
+    ):
+        connection.execute(statement, {"id": "secret-parameter-value"})
+
+    assert "secret-parameter-value" not in str(raised.value)

@@ -259,11 +259,6 @@ def test_members_added_from_both_instances_are_all_kept(
         assert sorted(members) == sorted(member_race.user_ids)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PATCH reads the resource without a row lock and computes the next "
-    "version in Python, so concurrent writers can record the same version",
-)
 def test_each_concurrent_change_gets_its_own_version(
     instances: tuple[Instance, Instance], member_race: GroupRace
 ) -> None:
@@ -293,11 +288,6 @@ def test_a_stale_if_match_fails_on_either_instance(
     assert current.body["title"] == "Lead"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="If-Match is compared with a version read without a row lock, so two "
-    "writers holding the same version can both pass the check",
-)
 def test_the_same_if_match_lets_one_of_two_concurrent_writers_win(
     instances: tuple[Instance, Instance], created: list[Reply]
 ) -> None:

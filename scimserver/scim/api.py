@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import random
+import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
@@ -16,6 +19,7 @@ from scimserver.policy.rate_limit import enforce_rate_limit
 from scimserver.scim import bulk, discovery, writes
 from scimserver.scim.cursors import page_attributes
 from scimserver.scim.errors import (
+    ConcurrentChange,
     InvalidPath,
     InvalidSyntax,
     MethodNotAllowed,
@@ -39,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 blueprint = Blueprint("scim", __name__, url_prefix="/scim/v2")
 REGISTRY_KEY = "scimserver.schemas"
+WRITE_ATTEMPTS = 5
 DISCOVERY_ENDPOINTS = ("ServiceProviderConfig", "Schemas", "ResourceTypes")
 
 
@@ -146,9 +151,9 @@ def create_resource(collection: str) -> Response:
     require_scope("scim:write")
     resource_type = _resource_type(collection)
     payload = read_json_body()
-    store = ResourceStore(get_session(), resource_type)
-    resource = writes.create_resource(store, payload)
-    get_session().commit()
+    store, resource = _committed(
+        resource_type, lambda store: writes.create_resource(store, payload)
+    )
 
     body = _represent_one(store, resource_type, resource)
     headers = {"ETag": etag(resource), "Location": body["meta"]["location"]}
@@ -176,9 +181,10 @@ def replace_resource(collection: str, resource_id: str) -> Response:
     require_scope("scim:write")
     resource_type = _resource_type(collection)
     payload = read_json_body()
-    store = ResourceStore(get_session(), resource_type)
-    resource = writes.replace_resource(store, resource_id, payload, _if_match())
-    get_session().commit()
+    store, resource = _committed(
+        resource_type,
+        lambda store: writes.replace_resource(store, resource_id, payload, _if_match()),
+    )
     return _resource_response(store, resource_type, resource)
 
 
@@ -188,9 +194,10 @@ def patch_resource(collection: str, resource_id: str) -> Response:
     require_scope("scim:write")
     resource_type = _resource_type(collection)
     body = read_json_body()
-    store = ResourceStore(get_session(), resource_type)
-    resource = writes.patch_resource(store, resource_id, body, _if_match())
-    get_session().commit()
+    store, resource = _committed(
+        resource_type,
+        lambda store: writes.patch_resource(store, resource_id, body, _if_match()),
+    )
     return _resource_response(store, resource_type, resource)
 
 
@@ -199,9 +206,10 @@ def delete_resource(collection: str, resource_id: str) -> Response:
     """RFC 7644 §3.6: delete a resource."""
     require_scope("scim:write")
     resource_type = _resource_type(collection)
-    store = ResourceStore(get_session(), resource_type)
-    writes.delete_resource(store, resource_id, _if_match())
-    get_session().commit()
+    _committed(
+        resource_type,
+        lambda store: writes.delete_resource(store, resource_id, _if_match()),
+    )
     return Response(status=204)
 
 
@@ -222,6 +230,30 @@ def me_alias() -> Response:
     response = views[request.method](users.endpoint.strip("/"), user_id)
     response.headers["Location"] = location(settings().base_url, users, user_id)
     return response
+
+
+def _committed(
+    resource_type: ResourceType, write: Callable[[ResourceStore], Resource]
+) -> tuple[ResourceStore, Resource]:
+    """Run one write and commit it, retrying when another request won a race.
+
+    Optimistic locking turns a concurrent change into :class:`ConcurrentChange`;
+    the write is then read and applied again on the newer state.
+    """
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        session = get_session()
+        store = ResourceStore(session, resource_type)
+        try:
+            resource = write(store)
+            session.commit()
+            return store, resource
+        except ConcurrentChange:
+            session.rollback()
+            if attempt == WRITE_ATTEMPTS:
+                raise
+            logger.info("concurrent change; retrying attempt=%d", attempt)
+            time.sleep(random.uniform(0, 0.01 * attempt))
+    raise AssertionError("unreachable")
 
 
 def _resource_type(collection: str) -> ResourceType:

@@ -12,7 +12,7 @@
      ├── Forbidden (403)
      ├── NotFound (404)
      ├── MethodNotAllowed (405)
-     ├── Conflict (409)  ── UniquenessError
+     ├── Conflict (409)  ── UniquenessError, ConcurrentChange
      ├── PreconditionFailed (412)
      ├── PayloadTooLarge (413)
      ├── UnsupportedMediaType (415)
@@ -123,6 +123,10 @@ class Conflict(ScimError):
 
 class UniquenessError(Conflict):
     scim_type = "uniqueness"
+
+
+class ConcurrentChange(Conflict):
+    """Another request changed the resource between our read and our write."""
 
 
 class PreconditionFailed(ScimError):

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from scimserver.db import rollback_session
 from scimserver.scim import errors
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,11 @@ def scim_response(
 
 
 def error_response(error: errors.ScimError) -> Response:
-    """Turn a :class:`ScimError` into its RFC 7644 §3.12 response."""
+    """Turn a :class:`ScimError` into its RFC 7644 §3.12 response.
+
+    A failed request applies nothing: its pending changes are rolled back first.
+    """
+    rollback_session()
     response = scim_response(error.to_body(), status=error.status)
     if isinstance(error, errors.Unauthorized):
         response.headers["WWW-Authenticate"] = 'Bearer realm="scimserver"'

@@ -11,25 +11,36 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
     SQLColumnExpression,
+    Table,
     delete,
     func,
     insert,
     select,
+    update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.exc import StaleDataError
 
 from scimserver.models import Membership, Resource, ResourceValue
-from scimserver.scim.errors import InvalidValue, NotFound, UniquenessError
+from scimserver.scim.errors import (
+    ConcurrentChange,
+    InvalidValue,
+    NotFound,
+    UniquenessError,
+)
 from scimserver.scim.schema import ResourceType
 from scimserver.scim.value_index import index_values
 
 logger = logging.getLogger(__name__)
+
+#: The value index as a Core table: rows are inserted without ORM bookkeeping.
+VALUE_ROWS = cast(Table, ResourceValue.__table__)
 
 
 @dataclass(frozen=True)
@@ -74,17 +85,16 @@ class ResourceStore:
             resource_type=self.resource_type.name,
             created=now,
             last_modified=now,
-            version=1,
         )
         self._assign(resource, document)
         self._check_unique(resource)
         self.session.add(resource)
         self._flush()
 
-        self._write_values(resource)
+        self._write_values(resource, fresh=True)
         if members:
             self._add_members(resource.id, members)
-        logger.info(
+        logger.debug(
             "created resource_type=%s id=%s", resource.resource_type, resource.id
         )
         return resource
@@ -105,7 +115,7 @@ class ResourceStore:
         if members is not None:
             self.remove_all_members(resource)
             self._add_members(resource.id, members)
-        logger.info(
+        logger.debug(
             "replaced resource_type=%s id=%s", resource.resource_type, resource.id
         )
         return resource
@@ -123,14 +133,24 @@ class ResourceStore:
         )
         self.session.delete(resource)
         self.session.flush()
-        logger.info(
+        logger.debug(
             "deleted resource_type=%s id=%s", resource.resource_type, resource.id
         )
 
     def touch(self, resource: Resource) -> None:
-        """Record a change of ``resource`` that did not rewrite its document."""
-        self._touch(resource)
-        self._flush()
+        """Record a change that did not rewrite the document, such as new members.
+
+        Membership rows cannot be lost to a concurrent change, so the version is
+        raised in SQL without the optimistic check that document writes need.
+        """
+        now = datetime.now(UTC)
+        self.session.execute(
+            update(Resource)
+            .where(Resource.id == resource.id)
+            .values(version=Resource.version + 1, last_modified=now)
+            .execution_options(synchronize_session=False)
+        )
+        self.session.refresh(resource, ["version", "last_modified"])
 
     def add_members(self, group: Resource, members: Iterable[dict[str, Any]]) -> None:
         """Add members to ``group``; members already present are left alone."""
@@ -217,20 +237,20 @@ class ResourceStore:
         resource.display_name = document.get("displayName")
 
     def _touch(self, resource: Resource) -> None:
-        resource.version = (resource.version or 0) + 1
+        """Mark a change; the UPDATE this causes also raises the version."""
         resource.last_modified = max(datetime.now(UTC), resource.last_modified)
 
     def _check_unique(self, resource: Resource) -> None:
         """RFC 7643 §4.1.1: userName is unique, compared case-insensitively."""
         if resource.user_name is None:
             return
-        clash = self.session.scalar(
-            select(Resource.id).where(
-                Resource.resource_type == resource.resource_type,
-                func.lower(Resource.user_name) == resource.user_name.lower(),
-                Resource.id != resource.id,
-            )
+        query = select(Resource.id).where(
+            Resource.resource_type == resource.resource_type,
+            func.lower(Resource.user_name) == resource.user_name.lower(),
+            Resource.id != resource.id,
         )
+        with self.session.no_autoflush:
+            clash = self.session.scalar(query)
         if clash is not None:
             raise UniquenessError(f"userName '{resource.user_name}' is already taken.")
 
@@ -238,19 +258,23 @@ class ResourceStore:
         try:
             self.session.flush()
         except IntegrityError as error:
-            self.session.rollback()
             raise UniquenessError(
                 "A unique attribute value is already taken."
             ) from error
+        except StaleDataError as error:
+            raise ConcurrentChange(
+                "The resource was changed by another request at the same time."
+            ) from error
 
-    def _write_values(self, resource: Resource) -> None:
-        self.session.execute(
-            delete(ResourceValue).where(ResourceValue.resource_id == resource.id)
-        )
+    def _write_values(self, resource: Resource, fresh: bool = False) -> None:
+        if not fresh:
+            self.session.execute(
+                delete(ResourceValue).where(ResourceValue.resource_id == resource.id)
+            )
         rows = index_values(self.resource_type, resource.attributes)
         if rows:
             self.session.execute(
-                insert(ResourceValue),
+                VALUE_ROWS.insert(),
                 [{**row, "resource_id": resource.id} for row in rows],
             )
 
