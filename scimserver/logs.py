@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-Id"
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+#: Secrets that can appear in a URL path (consent tokens), masked in every line.
+PATH_SECRET = re.compile(r"ctk-[A-Za-z0-9_-]+")
 #: WSGI environ keys through which gunicorn's access log learns about a request.
 ENVIRON_REQUEST_ID = "scimserver.request_id"
 ENVIRON_CLIENT = "scimserver.client"
@@ -121,15 +123,16 @@ def _finish_request(response: Response) -> Response:
     response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
 
     elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+    path = safe_path(request.path)
     logger.debug(
         "%s %s %s",
         request.method,
-        request.path,
+        path,
         response.status_code,
         extra={
             "fields": {
                 "method": request.method,
-                "path": request.path,
+                "path": path,
                 "status": response.status_code,
                 "duration_ms": round(elapsed_ms, 1),
                 "client": client_name,
@@ -155,9 +158,15 @@ def _access_atoms(record: logging.LogRecord) -> Mapping[str, Any] | None:
 def _access_fields(atoms: Mapping[str, Any]) -> dict[str, Any]:
     """Pick the safe atoms: no query string, no request header but the id."""
     fields = {name: atoms.get(atom, "-") for name, atom in ACCESS_ATOMS.items()}
+    fields["path"] = safe_path(str(fields["path"]))
     status = str(fields["status"])
     fields["status"] = int(status) if status.isdigit() else status
     return fields
+
+
+def safe_path(path: str) -> str:
+    """The URL path with any consent token replaced by ``ctk-***``."""
+    return PATH_SECRET.sub("ctk-***", path)
 
 
 def _timestamp(created: float) -> str:

@@ -25,15 +25,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy
 from flask import Flask
-from sqlalchemy import delete
+from psycopg import sql
+from sqlalchemy import make_url
 from sqlalchemy.pool import QueuePool
 
 from scimserver import create_app, db, schema_migrations
 from scimserver.db import get_database
-from scimserver.models import Base
 from scimserver.scim.schema import SchemaRegistry
 from tests.conftest import ScimClient, make_token
 
@@ -147,28 +148,42 @@ def set_title(title: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def shared_database(postgres_url: str) -> Iterator[Flask]:
-    """The session's PostgreSQL database, migrated, emptied after the module."""
-    schema_migrations.upgrade(postgres_url)
-    app = create_app({"database_url": postgres_url})
-    yield app
+def shared_url(postgres_url: str) -> Iterator[str]:
+    """A database of its own on the test server, freshly migrated, as in production."""
+    url = make_url(postgres_url)
+    name = f"scimserver_scale_out_{os.getpid()}"
+    server = url.set(drivername="postgresql", database="postgres")
+    conninfo = server.render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        shared = url.set(database=name).render_as_string(hide_password=False)
+        schema_migrations.upgrade(shared)
+        yield shared
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            drop = sql.SQL("DROP DATABASE {} WITH (FORCE)")
+            connection.execute(drop.format(sql.Identifier(name)))
 
-    with get_database(app).engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            connection.execute(delete(table))
+
+@pytest.fixture(scope="module")
+def shared_database(shared_url: str) -> Iterator[Flask]:
+    """The application on the shared database, to register a client."""
+    app = create_app({"database_url": shared_url})
+    yield app
     get_database(app).dispose()
 
 
 @pytest.fixture(scope="module")
 def instances(
-    shared_database: Flask, postgres_url: str, tmp_path_factory: Any
+    shared_database: Flask, shared_url: str, tmp_path_factory: Any
 ) -> Iterator[tuple[Instance, Instance]]:
     """Two gunicorn instances on one database, both holding the same token."""
     logs = tmp_path_factory.mktemp("scale-out")
     token = make_token(shared_database, "scale-out", ["scim:read", "scim:write"])
     pair = (
-        Instance(postgres_url, logs / "a.log"),
-        Instance(postgres_url, logs / "b.log"),
+        Instance(shared_url, logs / "a.log"),
+        Instance(shared_url, logs / "b.log"),
     )
     try:
         for instance in pair:

@@ -166,6 +166,13 @@ def _entries(session: Session, batch: int = 1000) -> Iterator[AuditEntry]:
 
 
 def _locked_head(session: Session) -> AuditHead:
+    """Lock the chain's head row until the caller's transaction ends.
+
+    TODO: a Bulk request locks the head after its first write and may then wait for
+    a resource row that a concurrent single write holds while it waits for the
+    head; PostgreSQL breaks such a deadlock by failing one of them. Appending the
+    entries of a transaction just before its commit would remove the cycle.
+    """
     query = select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()
     head = session.scalar(query)
     if head is None:

@@ -12,7 +12,9 @@ from typing import Any
 
 from werkzeug.http import parse_etags
 
+from scimserver.audit.events import audit
 from scimserver.models import Resource
+from scimserver.policy.attribute_changes import changed_paths
 from scimserver.scim.deprovisioning import (
     current_deprovisioning,
     note_reactivation,
@@ -41,10 +43,17 @@ def create_resource(store: ResourceStore, payload: dict[str, Any]) -> Resource:
     document, members = split_members(resource_type, payload)
     rehired = rehire(store, dialect, document, members)
     if rehired is not None:
+        _audit_write("rehire", store, rehired, set(rehired.attributes))
         return rehired
     document = validate_resource(resource_type, document)
     document = protect_secrets(resource_type, document)
-    return store.create(hold_inactive(resource_type, document), members)
+    resource = store.create(hold_inactive(resource_type, document), members)
+
+    changed = changed_paths(resource_type, {}, resource.attributes)
+    _audit_write(
+        "create", store, resource, changed | ({"members"} if members else set())
+    )
+    return resource
 
 
 def replace_resource(
@@ -68,7 +77,11 @@ def replace_resource(
     document = protect_secrets(resource_type, document, resource.attributes)
     document = hold_inactive(resource_type, document)
     note_reactivation(resource, document)
-    return store.replace(resource, document, members)
+    changed = changed_paths(resource_type, resource.attributes, document)
+    store.replace(resource, document, members)
+
+    _audit_write("replace", store, resource, changed | _members_named(members))
+    return resource
 
 
 def patch_resource(
@@ -87,12 +100,16 @@ def patch_resource(
     document = protect_secrets(resource_type, result.document, resource.attributes)
     document = hold_inactive(resource_type, document)
     note_reactivation(resource, document)
+    changed = changed_paths(resource_type, resource.attributes, document)
     if document != resource.attributes:
         store.replace(resource, document, members=None)
+    elif result.member_changes:
+        store.touch(resource)
     if result.member_changes:
         apply_member_changes(store, resource, result.member_changes)
-        if document == resource.attributes:
-            store.touch(resource)
+        changed.add("members")
+
+    _audit_write("patch", store, resource, changed)
     return resource
 
 
@@ -104,7 +121,25 @@ def delete_resource(
     check_version(resource, if_match)
 
     remove(store, resource, current_deprovisioning())
+    _audit_write("delete", store, resource, set())
     return resource
+
+
+def _members_named(members: list[dict[str, Any]] | None) -> set[str]:
+    return set() if members is None else {"members"}
+
+
+def _audit_write(
+    verb: str, store: ResourceStore, resource: Resource, changed: set[str]
+) -> None:
+    """Record a write: the resource and the attributes it touched, no values."""
+    audit(
+        f"{store.resource_type.name.lower()}.{verb}",
+        resource_type=store.resource_type.name,
+        resource_id=resource.id,
+        attributes=changed,
+        session=store.session,
+    )
 
 
 def check_version(resource: Resource, if_match: str | None) -> None:
