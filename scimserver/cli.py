@@ -13,6 +13,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from scimserver import cli_clients, cli_lifecycle, create_app, schema_migrations
 from scimserver.audit import log as audit_log
+from scimserver.audit.events import audit_client_change
 from scimserver.config import PROJECT_ROOT, Settings
 from scimserver.db import get_database
 from scimserver.policy.clients import (
@@ -73,6 +74,7 @@ def clients_create(
         except ClientExists as error:
             raise click.ClickException(str(error)) from None
         cli_clients.configure(client, profile, deprovision)
+        audit_client_change(session, "client.create", client)
         session.commit()
     click.echo(token)
 
@@ -91,6 +93,7 @@ def clients_token(name: str) -> None:
         if client is None:
             raise click.ClickException(f"no client named {name!r}")
         token = issue_token(session, client)
+        audit_client_change(session, "client.token", client)
         session.commit()
     click.echo(token)
 
@@ -164,12 +167,15 @@ def demo_load() -> None:
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int)
-def serve(host: str, port: int, workers: int) -> None:
+@click.option(
+    "--workers", type=int, help="Worker processes (default: from the core count)."
+)
+def serve(host: str, port: int, workers: int | None) -> None:
     """Serve the application under gunicorn, as production does."""
     config = PROJECT_ROOT / "deploy" / "gunicorn.conf.py"
     arguments = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}"]
-    arguments += ["--workers", str(workers)]
+    if workers is not None:
+        arguments += ["--workers", str(workers)]
     if Path(config).exists():
         arguments += ["--config", str(config)]
     arguments.append("scimserver.wsgi:app")

@@ -9,6 +9,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from scimserver.audit.events import audit_client_change
 from scimserver.db import get_database
 from scimserver.models import Client
 from scimserver.policy.client_settings import (
@@ -69,6 +70,7 @@ def clients_update(
             distrust_jwt(client)
         elif jwt_issuer or jwt_audience or jwt_keys:
             _trust(client, jwt_issuer, jwt_audience, jwt_keys)
+        audit_client_change(session, "client.update", client)
         session.commit()
         click.echo(_summary(client), err=True)
 

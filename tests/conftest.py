@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 
 from scimserver import create_app, schema_migrations
+from scimserver.audit.log import GENESIS, HEAD_ID
+from scimserver.audit.models import AuditHead
 from scimserver.db import get_database
 from scimserver.models import Base
 from scimserver.policy.clients import create_client
@@ -64,6 +66,9 @@ def app(database_url: str) -> Iterator[Flask]:
     with database.engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(delete(table))
+        connection.execute(
+            insert(AuditHead).values(id=HEAD_ID, seq=0, chain_hash=GENESIS)
+        )
     database.dispose()
 
 

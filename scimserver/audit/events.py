@@ -44,6 +44,19 @@ def audit(
     )
 
 
+def audit_client_change(session: Session, action: str, client: Any) -> None:
+    """Record a change to a client made from the command line (never its token)."""
+    session.flush()
+    audit(
+        action,
+        resource_type="Client",
+        resource_id=str(client.id),
+        detail={"name": client.name, "scopes": list(client.scopes)},
+        session=session,
+        actor="cli",
+    )
+
+
 def current_actor() -> str:
     """The authenticated client's name, or ``system`` outside a client request."""
     if has_request_context():

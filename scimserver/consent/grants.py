@@ -28,6 +28,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scimserver.audit.events import audit
 from scimserver.consent.mirror import lock_user, mirror_consents
 from scimserver.consent.models import Consent
 from scimserver.consent.records import GRANTED, ConsentRecord, in_effect
@@ -90,6 +91,7 @@ def grant(
     session.flush()
 
     mirror_consents(session, users, user, now)
+    _audit_consent("consent.grant", session, row)
     logger.info("consent granted id=%s by=%s", row.id, captured_by)
     return ConsentRecord.from_row(row)
 
@@ -117,8 +119,26 @@ def withdraw(
     session.flush()
 
     mirror_consents(session, users, user, now)
+    _audit_consent("consent.withdraw", session, row)
     logger.info("consent withdrawn id=%s by=%s", row.id, withdrawn_by)
     return ConsentRecord.from_row(row)
+
+
+def _audit_consent(action: str, session: Session, row: Consent) -> None:
+    """Record a consent change: whose, for what and whom; never the token."""
+    audit(
+        action,
+        resource_type="User",
+        resource_id=row.user_id,
+        attributes=row.data_categories,
+        detail={
+            "consent_id": row.id,
+            "purpose": row.purpose,
+            "recipient": row.recipient,
+            "notice_version": row.notice_version,
+        },
+        session=session,
+    )
 
 
 def find_consent(session: Session, consent_token: str) -> Consent:

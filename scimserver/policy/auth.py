@@ -6,7 +6,9 @@ import logging
 
 from flask import Flask, g, has_request_context, request
 
-from scimserver.db import get_session
+from scimserver.audit.events import audit
+from scimserver.db import get_database, get_session
+from scimserver.logs import safe_path
 from scimserver.models import Client
 from scimserver.policy.clients import authenticate_token
 from scimserver.policy.jwt_bearer import authenticate_jwt
@@ -29,11 +31,24 @@ def authenticate_request() -> Client:
     session, token = get_session(), token.strip()
     client = authenticate_token(session, token) or authenticate_jwt(session, token)
     if client is None:
-        logger.warning("authentication failed path=%s", request.path)
+        logger.warning("authentication failed path=%s", safe_path(request.path))
+        _audit_failure()
         raise Unauthorized("The bearer token is not valid.")
 
     g.client = client
     return client
+
+
+def _audit_failure() -> None:
+    """Record a refused token in its own transaction; the request's rolls back."""
+    with get_database().sessions() as session:
+        audit(
+            "auth.failure",
+            detail={"path": safe_path(request.path), "method": request.method},
+            session=session,
+            actor="unauthenticated",
+        )
+        session.commit()
 
 
 def current_client() -> Client | None:
