@@ -36,9 +36,9 @@ class Settings:
     #: Seconds a paging cursor stays valid (advertised as pagination.cursorTimeout).
     cursor_timeout_seconds: int = 3600
     #: Requests per second each client may sustain; 0 disables rate limiting.
-    rate_limit_per_second: int = 50
+    rate_limit_per_second: int = 100
     #: Requests a client may send at once above that rate; 0 disables limiting.
-    rate_limit_burst: int = 200
+    rate_limit_burst: int = 1000
     #: Largest request body accepted, in bytes (Bulk has its own limit).
     max_body_bytes: int = 1_048_576
     #: Most operations in one Bulk request (advertised as bulk.maxOperations).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from scimserver.policy.clients import create_client
 from tests.support.postgres import PostgresCluster, find_pg_bin
 
 BASE_URL = "http://scim.test"
+SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
+LIFECYCLE = "urn:scimserver:params:scim:schemas:extension:lifecycle:1.0:User"
 SCIM_JSON = "application/scim+json"
 
 
@@ -55,10 +58,29 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: Any) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def schema_dir(tmp_path_factory: Any) -> str:
+    """The shipped schemas with the optional Lifecycle extension switched on.
+
+    Enabling an optional extension is configuration (a file and a line in the
+    resource type), so the suite runs with every extension the code supports.
+    """
+    folder: Path = tmp_path_factory.mktemp("schemas") / "schemas"
+    shutil.copytree(SCHEMAS, folder)
+    shutil.copy(SCHEMAS / "optional" / "Lifecycle.json", folder / "Lifecycle.json")
+    user_type_file = folder / "resource_types" / "User.json"
+    user_type = json.loads(user_type_file.read_text())
+    user_type["schemaExtensions"].insert(1, {"schema": LIFECYCLE, "required": False})
+    user_type_file.write_text(json.dumps(user_type))
+    return str(folder)
+
+
 @pytest.fixture
-def app(database_url: str) -> Iterator[Flask]:
+def app(database_url: str, schema_dir: str) -> Iterator[Flask]:
     """The application on a clean database."""
-    application = create_app({"database_url": database_url, "base_url": BASE_URL})
+    application = create_app(
+        {"database_url": database_url, "base_url": BASE_URL, "schema_dir": schema_dir}
+    )
     application.config["TESTING"] = True
     yield application
 

@@ -27,7 +27,7 @@ SERVED_SCHEMA_FILES = (
     "User.json",
     "Group.json",
     "EnterpriseUser.json",
-    "Lifecycle.json",
+    "optional/Lifecycle.json",
     "Consent.json",
 )
 SCHEMA_FILES = (*SERVED_SCHEMA_FILES, "common.json")
@@ -229,7 +229,7 @@ def test_complex_attributes_hold_only_simple_sub_attributes(
         ("User.json", USER_SCHEMA, "User"),
         ("Group.json", GROUP_SCHEMA, "Group"),
         ("EnterpriseUser.json", ENTERPRISE_USER_SCHEMA, "EnterpriseUser"),
-        ("Lifecycle.json", LIFECYCLE_SCHEMA, "LifecycleUser"),
+        ("optional/Lifecycle.json", LIFECYCLE_SCHEMA, "LifecycleUser"),
         ("Consent.json", CONSENT_SCHEMA, "ConsentUser"),
         ("common.json", COMMON_SCHEMA, "Common"),
     ],
@@ -455,7 +455,6 @@ def test_resource_type_references_served_schema_ids(relative_path: str) -> None:
             USER_SCHEMA,
             [
                 {"schema": ENTERPRISE_USER_SCHEMA, "required": False},
-                {"schema": LIFECYCLE_SCHEMA, "required": False},
                 {"schema": CONSENT_SCHEMA, "required": False},
             ],
         ),

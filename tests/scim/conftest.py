@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from scimserver.scim.schema import ResourceType, SchemaRegistry
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
-
 
 @pytest.fixture(scope="session")
-def registry() -> SchemaRegistry:
-    """The schemas shipped in ``schemas/``."""
-    return SchemaRegistry.load(SCHEMAS)
+def registry(schema_dir: str) -> SchemaRegistry:
+    """The shipped schemas, with the optional extensions switched on."""
+    return SchemaRegistry.load(schema_dir)
 
 
 @pytest.fixture(scope="session")
