@@ -10,6 +10,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,11 @@ class Attribute:
 
     def sub_attribute(self, name: str) -> Attribute | None:
         """Return the sub-attribute called ``name`` (case-insensitive)."""
-        wanted = name.lower()
-        return next((s for s in self.sub_attributes if s.name.lower() == wanted), None)
+        return self._sub_attributes_by_name.get(name.lower())
+
+    @cached_property
+    def _sub_attributes_by_name(self) -> dict[str, Attribute]:
+        return {s.name.lower(): s for s in self.sub_attributes}
 
     def to_representation(self) -> dict[str, Any]:
         """Return the definition as served by ``/Schemas`` (RFC 7643 §7)."""
@@ -82,8 +86,11 @@ class Schema:
 
     def attribute(self, name: str) -> Attribute | None:
         """Return the top-level attribute called ``name`` (case-insensitive)."""
-        wanted = name.lower()
-        return next((a for a in self.attributes if a.name.lower() == wanted), None)
+        return self._attributes_by_name.get(name.lower())
+
+    @cached_property
+    def _attributes_by_name(self) -> dict[str, Attribute]:
+        return {a.name.lower(): a for a in self.attributes}
 
     def to_representation(self) -> dict[str, Any]:
         """Return the schema as served by ``/Schemas`` (RFC 7643 §7)."""

@@ -39,6 +39,9 @@ from scimserver.scim.value_index import index_values
 
 logger = logging.getLogger(__name__)
 
+#: The other side of a membership (a member or a group), aliased once.
+PEER = aliased(Resource, name="peer")
+
 #: The value index as a Core table: rows are inserted without ORM bookkeeping.
 VALUE_ROWS = cast(Table, ResourceValue.__table__)
 
@@ -176,7 +179,7 @@ class ResourceStore:
         self, group: Resource, where: ColumnElement[bool]
     ) -> list[str]:
         """Return the ids of members of ``group`` whose membership matches ``where``."""
-        member = aliased(Resource)
+        member = PEER
         query = (
             select(Membership.member_id)
             .join(member, member.id == Membership.member_id)
@@ -186,7 +189,7 @@ class ResourceStore:
 
     def members_of(self, group_ids: Sequence[str]) -> dict[str, list[MemberRef]]:
         """Return the direct members of each group, in one query."""
-        member = aliased(Resource)
+        member = PEER
         query = (
             select(
                 Membership.group_id,
@@ -216,7 +219,7 @@ class ResourceStore:
 
     def groups_of(self, member_ids: Sequence[str]) -> dict[str, list[MemberRef]]:
         """Return the groups each resource is a direct member of, in one query."""
-        group = aliased(Resource)
+        group = PEER
         query = (
             select(Membership.member_id, group.id, group.display_name)
             .join(group, group.id == Membership.group_id)
