@@ -76,17 +76,8 @@ def record(
 
 def entry_hash(secret: str, entry: AuditEntry) -> str:
     """The keyed hash of an entry's fields and its predecessor's hash."""
-    fields = {
-        "seq": entry.seq,
-        "recorded": entry.recorded.astimezone(UTC).isoformat(),
-        "actor": entry.actor,
-        "action": entry.action,
-        "resource_type": entry.resource_type,
-        "resource_id": entry.resource_id,
-        "attributes": entry.attributes,
-        "detail": entry.detail,
-        "previous_hash": entry.previous_hash,
-    }
+    fields = as_dict(entry)
+    del fields["chain_hash"]
     message = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
@@ -135,7 +126,7 @@ def as_dict(entry: AuditEntry) -> dict[str, Any]:
     """An entry as plain JSON-ready data."""
     return {
         "seq": entry.seq,
-        "recorded": entry.recorded.isoformat(),
+        "recorded": entry.recorded.astimezone(UTC).isoformat(),
         "actor": entry.actor,
         "action": entry.action,
         "resource_type": entry.resource_type,

@@ -32,9 +32,7 @@ def apply_member_changes(
             _check_target(change, removed)
         if change.op is MemberOp.REMOVE_MATCHING and change.value_filter is not None:
             condition = membership_condition(store.resource_type, change.value_filter)
-            removed = store.remove_members(
-                group, store.member_ids_matching(group, condition)
-            )
+            removed = store.remove_members_matching(group, condition)
             _check_target(change, removed)
             if change.values:
                 store.add_members(group, change.values)

@@ -175,17 +175,17 @@ class ResourceStore:
         """Remove every member of ``group``."""
         self.session.execute(delete(Membership).where(Membership.group_id == group.id))
 
-    def member_ids_matching(
+    def remove_members_matching(
         self, group: Resource, where: ColumnElement[bool]
-    ) -> list[str]:
-        """Return the ids of members of ``group`` whose membership matches ``where``."""
-        member = PEER
-        query = (
-            select(Membership.member_id)
-            .join(member, member.id == Membership.member_id)
-            .where(Membership.group_id == group.id, where)
+    ) -> int:
+        """Remove the members of ``group`` whose membership matches ``where``.
+
+        One DELETE in SQL: the matching members are never loaded into Python.
+        """
+        result = self.session.execute(
+            delete(Membership).where(Membership.group_id == group.id, where)
         )
-        return list(self.session.scalars(query))
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     def members_of(self, group_ids: Sequence[str]) -> dict[str, list[MemberRef]]:
         """Return the direct members of each group, in one query."""

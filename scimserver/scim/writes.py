@@ -50,9 +50,7 @@ def create_resource(store: ResourceStore, payload: dict[str, Any]) -> Resource:
     resource = store.create(hold_inactive(resource_type, document), members)
 
     changed = changed_paths(resource_type, {}, resource.attributes)
-    _audit_write(
-        "create", store, resource, changed | ({"members"} if members else set())
-    )
+    _audit_write("create", store, resource, changed | _members_named(members or None))
     return resource
 
 
@@ -74,10 +72,7 @@ def replace_resource(
     if members is None and related_attribute(resource_type) == "members":
         members = []  # RFC 7644 §3.5.1: PUT replaces members too.
     document = validate_resource(resource_type, document, existing=resource.attributes)
-    document = protect_secrets(resource_type, document, resource.attributes)
-    document = hold_inactive(resource_type, document)
-    note_reactivation(resource, document)
-    changed = changed_paths(resource_type, resource.attributes, document)
+    document, changed = _prepare_update(store, resource, document)
     store.replace(resource, document, members)
 
     _audit_write("replace", store, resource, changed | _members_named(members))
@@ -97,10 +92,7 @@ def patch_resource(
 
     body = current_dialect().prepare_patch(resource_type, body)
     result = apply_patch(resource_type, resource.attributes, body)
-    document = protect_secrets(resource_type, result.document, resource.attributes)
-    document = hold_inactive(resource_type, document)
-    note_reactivation(resource, document)
-    changed = changed_paths(resource_type, resource.attributes, document)
+    document, changed = _prepare_update(store, resource, result.document)
     if document != resource.attributes:
         store.replace(resource, document, members=None)
     elif result.member_changes:
@@ -123,6 +115,21 @@ def delete_resource(
     remove(store, resource, current_deprovisioning())
     _audit_write("delete", store, resource, set())
     return resource
+
+
+def _prepare_update(
+    store: ResourceStore, resource: Resource, document: dict[str, Any]
+) -> tuple[dict[str, Any], set[str]]:
+    """Steps PUT and PATCH share once the new document is known.
+
+    Hash new secrets, hold the user inactive outside its effective dates, note a
+    reactivation, and name the attributes that changed (for the audit log).
+    """
+    resource_type = store.resource_type
+    document = protect_secrets(resource_type, document, resource.attributes)
+    document = hold_inactive(resource_type, document)
+    note_reactivation(resource, document)
+    return document, changed_paths(resource_type, resource.attributes, document)
 
 
 def _members_named(members: list[dict[str, Any]] | None) -> set[str]:
