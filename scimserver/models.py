@@ -162,6 +162,10 @@ class Client(Base):
     jwt_issuer: Mapped[str | None] = mapped_column(String(2048))
     jwt_audience: Mapped[str | None] = mapped_column(String(2048))
     jwt_keys: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: The release policy in force (canonical JSON) and its digest; None applies
+    #: the default policy. Every version is kept in ``client_policies``.
+    policy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    policy_digest: Mapped[str | None] = mapped_column(String(71))
 
 
 class ClientToken(Base):

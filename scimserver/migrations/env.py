@@ -8,6 +8,7 @@ from sqlalchemy import Connection
 from scimserver.audit import models as audit_models  # noqa: F401 (registers tables)
 from scimserver.consent import models as consent_models  # noqa: F401 (registers)
 from scimserver.db import make_engine
+from scimserver.policy import models as policy_models  # noqa: F401 (registers)
 from scimserver.models import Base
 
 target_metadata = Base.metadata
