@@ -38,7 +38,7 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@click.option("--revision", default="head", show_default=True)
+@click.option("--revision", default="heads", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Apply the Alembic migrations to SCIMSERVER_DATABASE_URL."""
     settings = Settings.from_env()

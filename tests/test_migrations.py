@@ -78,7 +78,7 @@ def test_existing_rows_survive_upgrade_and_downgrade(fresh_url: str) -> None:
             {"now": now},
         )
 
-    upgrade(fresh_url, "head")
+    upgrade(fresh_url, "heads")
     with engine.connect() as connection:
         settings = connection.execute(
             text("SELECT profile, deprovision, jwt_issuer FROM clients")
