@@ -8,6 +8,7 @@ from typing import TextIO
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy.orm import Session
 
 from scimserver.audit.events import audit_client_change
 from scimserver.db import get_database
@@ -61,10 +62,7 @@ def clients_update(
 ) -> None:
     """Change the settings of client NAME; options not given stay as they are."""
     with get_database(current_app).sessions() as session:
-        client = find_client(session, name)
-        if client is None:
-            raise click.ClickException(f"no client named {name!r}")
-
+        client = require_client(session, name)
         configure(client, profile, deprovision)
         if no_jwt:
             distrust_jwt(client)
@@ -73,6 +71,14 @@ def clients_update(
         audit_client_change(session, "client.update", client)
         session.commit()
         click.echo(_summary(client), err=True)
+
+
+def require_client(session: Session, name: str) -> Client:
+    """The client called ``name``; a CLI error when there is none."""
+    client = find_client(session, name)
+    if client is None:
+        raise click.ClickException(f"no client named {name!r}")
+    return client
 
 
 def configure(client: Client, profile: str | None, deprovision: str | None) -> None:

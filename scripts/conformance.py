@@ -123,7 +123,14 @@ def check_fresh_server(
         run_cli(scimserver, environment, "demo", "load")
         scope_options = [option for scope in SCOPES for option in ("--scope", scope)]
         token = run_cli(
-            scimserver, environment, "clients", "create", CLIENT_NAME, *scope_options
+            scimserver,
+            environment,
+            "clients",
+            "create",
+            CLIENT_NAME,
+            *scope_options,
+            "--policy-template",
+            "source-of-record",
         )
 
         url = f"http://{HOST}:{port}{SCIM_PATH}"

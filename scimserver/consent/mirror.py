@@ -103,10 +103,9 @@ def refresh_expired(
     Returns how many Users changed; the caller commits. Needs an application
     context when ``users`` is not given.
 
-    TODO: nothing calls this yet. A periodic job (a CLI command run by cron,
-    like the lifecycle one) should, or SCIM filters on ``status eq "granted"``
-    keep matching expired consents until the User's next consent change. The
-    consent API and the release policy read the table and are never stale.
+    ``scimserver consents refresh`` calls it; run it periodically (cron, like
+    ``lifecycle apply``). The consent API and the release policy read the table
+    and are never stale.
     """
     users = users or consent_resource_type()
     changed = 0

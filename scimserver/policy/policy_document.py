@@ -9,7 +9,8 @@ format, with every key optional::
       "read": {
         "classifications": ["public", "internal"],
         "attributes": ["urn:ietf:params:scim:schemas:core:2.0:User:phoneNumbers"],
-        "deny": ["urn:ietf:params:scim:schemas:core:2.0:User:emails.display"]
+        "deny": ["urn:ietf:params:scim:schemas:core:2.0:User:emails.display"],
+        "with_consent": ["urn:ietf:params:scim:schemas:core:2.0:User:emails"]
       },
       "purposes": ["eap_referral"],
       "recipient": "eap-vendor",
@@ -32,6 +33,9 @@ format, with every key optional::
   ``purposes``, whose recipient is ``recipient`` and whose data categories cover
   the attribute (:mod:`scimserver.policy.consent_scope`).
 - ``read.deny``: attributes never released, whatever the lines above say.
+- ``read.with_consent``: attributes released to this client only under consent,
+  as if they were ``sensitive``, whatever their classification (an EAP may get
+  an employee's name and email only when the employee agreed). Needs a purpose.
 - ``purposes``: the purposes the client acts for; ``recipient``: the name
   consents must give, the client's own name when absent.
 - ``write.attributes``: the attributes the client may create, change or remove;
@@ -92,6 +96,7 @@ class PolicyDocument:
     read_classifications: tuple[str, ...] = ()
     read_attributes: tuple[str, ...] = ()
     read_deny: tuple[str, ...] = ()
+    read_with_consent: tuple[str, ...] = ()
     purposes: tuple[str, ...] = ()
     recipient: str | None = None
     write_attributes: tuple[str, ...] = ()
@@ -132,6 +137,7 @@ class _ReadSchema(Schema):
     )
     attributes = _names()
     deny = _names()
+    with_consent = _names()
 
 
 class _WriteSchema(Schema):
@@ -177,6 +183,9 @@ def parse_policy(
         read_classifications=tuple(sorted(set(read.get("classifications", [])))),
         read_attributes=checker.paths("read.attributes", read.get("attributes", [])),
         read_deny=checker.paths("read.deny", read.get("deny", [])),
+        read_with_consent=checker.paths(
+            "read.with_consent", read.get("with_consent", [])
+        ),
         purposes=tuple(sorted(set(data.get("purposes", [])))),
         recipient=data.get("recipient"),
         write_attributes=checker.paths("write.attributes", write.get("attributes", [])),
@@ -202,6 +211,7 @@ def dump_policy(document: PolicyDocument) -> dict[str, Any]:
             "classifications": list(document.read_classifications),
             "attributes": list(document.read_attributes),
             "deny": list(document.read_deny),
+            "with_consent": list(document.read_with_consent),
         },
         "purposes": list(document.purposes),
         "write": {
@@ -307,6 +317,8 @@ def _consistency_problems(document: PolicyDocument, checker: _PathChecker) -> li
                 f"write.attributes: '{text}' holds User ids, which a pseudonymous "
                 "client cannot write."
             )
+    if document.read_with_consent and not document.purposes:
+        problems.append("read.with_consent: given, but purposes is empty.")
     if document.sector is not None and not document.pseudonymous:
         problems.append("pseudonymous.sector: given, but enabled is false.")
     return problems

@@ -52,7 +52,12 @@ from scimserver.policy.pseudonymous_view import (
 from scimserver.policy.pseudonyms import pseudonym
 from scimserver.policy.release_rules import Decision, ReadRules
 from scimserver.policy.resource_body import is_unassigned, prune, top_level
-from scimserver.scim.errors import Forbidden, InvalidFilter, InvalidPath, InvalidValue
+from scimserver.scim.errors import (
+    Forbidden,
+    InvalidPath,
+    InvalidValue,
+    WithheldFilter,
+)
 from scimserver.scim.filter import Expression, parse_filter
 from scimserver.scim.schema import AttributePath, ResourceType
 
@@ -111,7 +116,9 @@ class ReleasePolicy:
 
     def needs_consents(self) -> bool:
         """False when no consent can change what the client reads (skip loading)."""
-        return bool(self.document.purposes and self.document.read_attributes)
+        document = self.document
+        named = document.read_attributes or document.read_with_consent
+        return bool(document.purposes and named)
 
     def readable(self, path: AttributePath) -> Decision:
         """Whether ``path`` is released: ``"yes"``, ``"no"`` or ``"consent"``."""
@@ -139,6 +146,15 @@ class ReleasePolicy:
         """
         projected, _issued = self._project(resource_type, body, consents)
         return projected
+
+    def release(
+        self,
+        resource_type: ResourceType,
+        body: dict[str, Any],
+        consents: Sequence[Consent] = (),
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """:meth:`project` and :meth:`issued_pseudonyms` in one pass."""
+        return self._project(resource_type, body, consents)
 
     def subject_id(self, user_id: str) -> str:
         """The identifier under which the client sees the User ``user_id``."""
@@ -180,7 +196,7 @@ class ReleasePolicy:
             logger.info(
                 "filter refused client=%s attributes=%s", self.client_name, hidden
             )
-            raise InvalidFilter(
+            raise WithheldFilter(
                 f"The filter uses {', '.join(hidden)}, which this client may not "
                 "read; filter on released attributes only."
             )
@@ -291,11 +307,11 @@ class ReleasePolicy:
         withheld = prune(resource_type, before, lambda path: not keep(path))
         result = {k: dict(v) if isinstance(v, dict) else v for k, v in after.items()}
         for located in top_level(resource_type, withheld):
-            section = (
-                result
-                if located.section is None
-                else result.setdefault(located.section, {})
-            )
+            if located.section is None:
+                section = result
+            else:
+                section = result.setdefault(located.section, {})
+                _list_schema(result, located.section)
             current = section.get(located.key)
             if is_unassigned(current):
                 section[located.key] = located.value
@@ -316,7 +332,7 @@ class ReleasePolicy:
         """
         keep = self._keeper(consents)
         if self.sector is None:
-            return prune(resource_type, body, keep), {}
+            return prune(resource_type, body, keep, self.rules.whole), {}
 
         issued: dict[str, str] = {}
 
@@ -325,7 +341,7 @@ class ReleasePolicy:
             return self.subject_id(user_id)
 
         shown = pseudonymise(resource_type, body, to_pseudonym)
-        projected = prune(resource_type, shown, keep)
+        projected = prune(resource_type, shown, keep, self.rules.whole)
         kept = user_ids_in(resource_type, projected)
         return projected, {fake: real for fake, real in issued.items() if fake in kept}
 
@@ -354,7 +370,14 @@ class ReleasePolicy:
             if use.operator in ID_OPERATORS:
                 continue
             if is_user_id_path(resource_type, use.path):
-                raise InvalidFilter(
+                raise WithheldFilter(
                     f"'{use.path}' holds pseudonyms for this client: compare it "
                     "with eq, ne or pr only."
                 )
+
+
+def _list_schema(body: dict[str, Any], urn: str) -> None:
+    """RFC 7643 §3: an extension present in a body is listed in ``schemas``."""
+    schemas = body.get("schemas")
+    if isinstance(schemas, list) and urn.lower() not in {s.lower() for s in schemas}:
+        body["schemas"] = [*schemas, urn]

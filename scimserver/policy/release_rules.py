@@ -15,11 +15,13 @@ It is decided, first rule that applies winning:
    ``meta.lastModified`` follow the rules like any attribute.
 2. An attribute that is ``returned: never`` (``password``) is never released.
 3. A path denied by ``read.deny``, or whose attribute is denied, is not released.
-4. A ``sensitive`` path is released under consent if the policy names it (or
+4. A path named (itself or its attribute) in ``read.with_consent`` is released
+   under consent, whatever its classification.
+5. A ``sensitive`` path is released under consent if the policy names it (or
    its attribute) in ``read.attributes``; otherwise not at all.
-5. A path named in ``read.attributes`` (itself or its attribute) is released.
-6. A path whose classification is in ``read.classifications`` is released.
-7. Anything else is not. An attribute missing from the data dictionary counts
+6. A path named in ``read.attributes`` (itself or its attribute) is released.
+7. A path whose classification is in ``read.classifications`` is released.
+8. Anything else is not. An attribute missing from the data dictionary counts
    as ``restricted``: released only when named.
 
 A whole complex attribute is released only as far as its least released
@@ -80,8 +82,10 @@ class ReadRules:
         self.classifications = frozenset(document.read_classifications)
         self.named = frozenset(parse_key(p) for p in document.read_attributes)
         self.denied = frozenset(parse_key(p) for p in document.read_deny)
+        self.consented = frozenset(parse_key(p) for p in document.read_with_consent)
         self.dictionary = dictionary
         self._decided: dict[PathKey, Decision] = {}
+        self._whole: dict[PathKey, bool] = {}
 
     def decide(self, path: AttributePath) -> Decision:
         """The decision for a path; for a whole complex one, its strictest part."""
@@ -93,6 +97,14 @@ class ReadRules:
             for sub in attribute.sub_attributes
         ]
         return strictest(parts)
+
+    def whole(self, path: AttributePath) -> bool:
+        """Whether every part of ``path`` is released to every User (cached)."""
+        key = key_of(path)
+        found = self._whole.get(key)
+        if found is None:
+            found = self._whole[key] = self.decide(path) == "yes"
+        return found
 
     def never_released(self, path: AttributePath) -> bool:
         """Whether no part of ``path`` is released, under any consent."""
@@ -120,6 +132,8 @@ class ReadRules:
             return "no"
         if key in self.denied or parent_key(key) in self.denied:
             return "no"
+        if key in self.consented or parent_key(key) in self.consented:
+            return "consent"
 
         named = key in self.named or parent_key(key) in self.named
         classification = classification_of(self.dictionary, path)

@@ -62,16 +62,21 @@ def prune(
     resource_type: ResourceType,
     body: dict[str, Any],
     keep: Callable[[AttributePath], bool],
+    keep_whole: Callable[[AttributePath], bool] | None = None,
 ) -> dict[str, Any]:
     """Return ``body`` holding only the simple attributes and sub-attributes kept.
 
     ``keep`` is asked about each simple attribute and each sub-attribute; a
     complex value left empty goes, and so does an extension left empty, with its
     URN in ``schemas`` (RFC 7643 §3). Keys that name no attribute go too.
+    ``keep_whole``, when given, says of a top-level attribute that every part of
+    it is kept, which spares asking about each value (``body`` is then trusted to
+    hold only the sub-attributes the schema defines, as stored bodies do).
     """
     result: dict[str, Any] = {}
     for located in top_level(resource_type, body):
-        value = _pruned(located, keep)
+        whole = keep_whole is not None and keep_whole(located.path)
+        value = located.value if whole else _pruned(located, keep)
         if not is_unassigned(value):
             place(result, located, value)
 

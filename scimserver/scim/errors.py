@@ -4,7 +4,8 @@
 
     ScimError (status, scim_type)
      ├── BadRequest (400)
-     │    ├── InvalidFilter, TooMany, InvalidSyntax, InvalidPath,
+     │    ├── InvalidFilter ── WithheldFilter
+     │    ├── TooMany, InvalidSyntax, InvalidPath,
      │    │   NoTarget, InvalidValue, InvalidVersion, Sensitive
      │    ├── InvalidCursor, ExpiredCursor (RFC 9865 §2.1)
      │    └── MutabilityError
@@ -59,6 +60,10 @@ class BadRequest(ScimError):
 
 class InvalidFilter(BadRequest):
     scim_type = "invalidFilter"
+
+
+class WithheldFilter(InvalidFilter):
+    """A filter on an attribute that the client's release policy withholds."""
 
 
 class TooMany(BadRequest):

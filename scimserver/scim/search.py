@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, case, false, or_
 from sqlalchemy.orm import Session
 
 from scimserver.models import Resource
 from scimserver.scim.cursors import Keyset, read_page
-from scimserver.scim.errors import InvalidFilter, InvalidPath
+from scimserver.scim.errors import InvalidFilter, InvalidPath, WithheldFilter
 from scimserver.scim.listing import ListQuery
 from scimserver.scim.schema import ResourceType
 from scimserver.scim.store import Page, search_resources
@@ -25,11 +25,28 @@ logger = logging.getLogger(__name__)
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 
+class QueryScope(Protocol):
+    """Narrows a query to what one client may see (a release policy's view)."""
+
+    def where(
+        self, resource_type: ResourceType, filter_text: str | None
+    ) -> ColumnElement[bool] | None:
+        """The condition of ``filter_text`` for this client, checked and scoped."""
+        ...
+
+
 def run_query(
-    session: Session, resource_types: Sequence[ResourceType], query: ListQuery
+    session: Session,
+    resource_types: Sequence[ResourceType],
+    query: ListQuery,
+    scope: QueryScope | None = None,
 ) -> Page:
-    """Run ``query`` in SQL over the given resource types and return one page."""
-    conditions = _conditions(resource_types, query)
+    """Run ``query`` in SQL over the given resource types and return one page.
+
+    ``scope`` checks the filter and narrows the result; without one, the query
+    sees every resource (operator tools).
+    """
+    conditions = _conditions(resource_types, query, scope)
     condition = or_(*conditions) if conditions else false()
     if query.cursor is not None:
         keyset = _keyset(resource_types, query, condition)
@@ -42,14 +59,22 @@ def run_query(
 
 
 def _conditions(
-    resource_types: Sequence[ResourceType], query: ListQuery
+    resource_types: Sequence[ResourceType],
+    query: ListQuery,
+    scope: QueryScope | None,
 ) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     first_error: InvalidFilter | None = None
 
     for resource_type in resource_types:
         try:
-            where = query.where(resource_type)
+            where = (
+                query.where(resource_type)
+                if scope is None
+                else scope.where(resource_type, query.filter)
+            )
+        except WithheldFilter:
+            raise  # At the root too: skipping the type would hide the refusal.
         except InvalidFilter as error:
             if len(resource_types) == 1:
                 raise

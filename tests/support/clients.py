@@ -12,7 +12,7 @@ from scimserver.policy.client_settings import (
     configure_client,
 )
 from scimserver.policy.clients import create_client
-from tests.conftest import ScimClient
+from tests.conftest import ScimClient, give_policy
 
 READ_WRITE = ("scim:read", "scim:write")
 
@@ -27,6 +27,7 @@ def make_profile_token(
     with get_database(app).sessions() as session:
         client, token = create_client(session, name, list(READ_WRITE))
         configure_client(client, profile=profile, deprovision=deprovision)
+        give_policy(app, session, client, "source-of-record")
         session.commit()
     return token
 
