@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,11 @@ class OutboundEvent:
     detail: dict[str, Any] = field(default_factory=dict)
     #: 1 on the first try.
     attempt: int = 1
+    #: The resource's id as the connector's release policy shows it: a pairwise
+    #: pseudonym for a pseudonymous policy, else ``resource_id``.
+    subject: str = ""
+    #: When the change was committed (the outbox row's creation); None if unknown.
+    occurred: datetime | None = None
 
 
 @dataclass(frozen=True)
