@@ -2,13 +2,15 @@
 -- BENCH_WORKLOAD names the workload; BENCH_DATA is a file with one id, name or
 -- substring per line, picked at random; BENCH_TOKEN is the bearer token;
 -- BENCH_GROUP is the group that add_member adds to, BENCH_QUERY a query string
--- for its path; BENCH_RUN makes the names of created users unique across runs.
+-- for its path, BENCH_PREFER a Prefer header to send (RFC 7240); BENCH_RUN
+-- makes the names of created users unique across runs.
 
 local workload = os.getenv("BENCH_WORKLOAD")
 local token = os.getenv("BENCH_TOKEN") or ""
 local group = os.getenv("BENCH_GROUP") or ""
 local run = os.getenv("BENCH_RUN") or "0"
 local query = os.getenv("BENCH_QUERY") or ""
+local prefer = os.getenv("BENCH_PREFER") or ""
 local user_schema = "urn:ietf:params:scim:schemas:core:2.0:User"
 local patch_schema = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 local items = {}
@@ -93,6 +95,9 @@ function init(args)
     ["Authorization"] = "Bearer " .. token,
     ["Content-Type"] = "application/scim+json",
   }
+  if prefer ~= "" then
+    headers["Prefer"] = prefer
+  end
 end
 
 request = builders[workload]
