@@ -1,0 +1,1 @@
+"""Inbound learning events, referral rules and the EAP referral lifecycle."""
