@@ -16,18 +16,24 @@ venv: $(STAMP)
 # The machine's pip configuration names extra indexes that lack most packages,
 # so pip warns "Location ... is ignored" once per package. Two --quiet keep
 # errors and drop those warnings; pip's exit status alone decides success.
+# lxml and xmlsec come as wheels only: xmlsec built from source links Debian's
+# older libxml2 and fails at import beside lxml's.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --quiet --editable '.[dev]'
+	$(BIN)/python -m pip install --quiet --quiet --only-binary lxml,xmlsec \
+		--editable '.[dev]'
 	touch $@
 
 # The first run creates the demo client; later runs issue it a fresh token.
+# The server delivers the outbox itself (one embedded worker thread per
+# process) when SCIMSERVER_CONNECTORS_FILE names connectors.
 run: venv
 	mkdir -p var
 	$(BIN)/scimserver db upgrade
 	$(BIN)/scimserver demo load
 	@if token=$$($(BIN)/scimserver clients create demo \
-		--scope scim:read --scope scim:write 2>/dev/null \
+		--scope scim:read --scope scim:write \
+		--policy-template source-of-record 2>/dev/null \
 		|| $(BIN)/scimserver clients token demo); then \
 	  echo; \
 	  echo "Demo bearer token: $$token"; \
@@ -38,7 +44,8 @@ run: venv
 	else \
 	  echo "Could not issue a demo token; see the error above."; exit 1; \
 	fi
-	$(BIN)/scimserver serve --host $(HOST) --port $(PORT)
+	SCIMSERVER_EMBEDDED_WORKERS=$${SCIMSERVER_EMBEDDED_WORKERS:-1} \
+		$(BIN)/scimserver serve --host $(HOST) --port $(PORT)
 
 test: venv
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -39,7 +39,10 @@ from bench.seed import Seeded, seed, user_payload  # noqa: E402
 from bench.wrk import Measurement, ensure_wrk, run_wrk  # noqa: E402
 from scimserver import create_app, schema_migrations  # noqa: E402
 from scimserver.db import get_database  # noqa: E402
+from scimserver.policy.client_policies import set_policy  # noqa: E402
+from scimserver.policy.client_view import EXTENSION_KEY  # noqa: E402
 from scimserver.policy.clients import create_client  # noqa: E402
+from scimserver.policy.templates import source_of_record  # noqa: E402
 from scimserver.scim.api import REGISTRY_KEY  # noqa: E402
 from tests.support.postgres import PostgresCluster  # noqa: E402
 
@@ -62,6 +65,8 @@ class Workload:
     target: float | None = None
     #: Query string appended to the request path, e.g. to trim the response.
     query: str = ""
+    #: ``Prefer`` header sent with each request (RFC 7240), e.g. return=minimal.
+    prefer: str = ""
 
 
 WORKLOADS = [
@@ -80,6 +85,20 @@ WORKLOADS = [
         "add_member",
         "user_ids",
         query="?excludedAttributes=members",
+    ),
+    Workload(
+        "add_member_small_minimal",
+        "add member, 10-member group, Prefer: return=minimal",
+        "add_member",
+        "user_ids",
+        prefer="return=minimal",
+    ),
+    Workload(
+        "add_member_big_minimal",
+        "add member, big group, Prefer: return=minimal",
+        "add_member",
+        "user_ids",
+        prefer="return=minimal",
     ),
     Workload("filter_co", 'filter userName co "..."', "filter_co", "substrings"),
 ]
@@ -251,6 +270,7 @@ def bench_workload(
     request completes in time, one connection measures single requests instead.
     """
     env = {**environment, "BENCH_QUERY": workload.query}
+    env["BENCH_PREFER"] = workload.prefer
     script, picks = workload.script, data[workload.data]
     connections = options.connections
     with Server("scimserver.wsgi:app", url, folder / "scim.log", options) as server:
@@ -506,14 +526,23 @@ def machine() -> dict[str, Any]:
 
 
 def _group(workload: Workload, seeded: Seeded) -> str:
-    return (
-        seeded.big_group_id if workload.name.endswith("big") else seeded.small_group_id
-    )
+    big = workload.name.startswith("add_member_big")
+    return seeded.big_group_id if big else seeded.small_group_id
 
 
 def _token(app: Any) -> str:
-    with get_database(app).sessions() as session:
-        _client, token = create_client(session, "bench", ["scim:read", "scim:write"])
+    """The HRIS's token: the source-of-record policy, as in production."""
+    release = app.extensions[EXTENSION_KEY]
+    with app.app_context(), get_database(app).sessions() as session:
+        client, token = create_client(session, "bench", ["scim:read", "scim:write"])
+        set_policy(
+            session,
+            client,
+            source_of_record(release.registry, release.dictionary),
+            release.registry,
+            release.dictionary,
+            actor="bench",
+        )
         session.commit()
     return token
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -11,7 +12,18 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from scimserver import cli_clients, cli_lifecycle, create_app, schema_migrations
+from scimserver import (
+    cli_clients,
+    cli_connectors,
+    cli_consents,
+    cli_events,
+    cli_lifecycle,
+    cli_outbox,
+    cli_policy,
+    cli_report,
+    create_app,
+    schema_migrations,
+)
 from scimserver.audit import log as audit_log
 from scimserver.audit.events import audit_client_change
 from scimserver.config import PROJECT_ROOT, Settings
@@ -20,11 +32,12 @@ from scimserver.policy.clients import (
     KNOWN_SCOPES,
     ClientExists,
     create_client,
-    find_client,
     issue_token,
 )
 from scimserver.policy.dictionary import EXPORT_FORMATS, DataDictionary, export
+from scimserver.policy.templates import TEMPLATES
 from scimserver.scim.api import REGISTRY_KEY
+from scimserver.sso.provider import cli as oidc_cli
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
@@ -63,11 +76,30 @@ def clients() -> None:
 )
 @cli_clients.profile_option
 @cli_clients.deprovision_option
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.File("r"),
+    help="Release policy JSON file; without it (or --policy-template), the "
+    "default applies: public attributes under pseudonyms, no writes.",
+)
+@click.option(
+    "--policy-template",
+    type=click.Choice(sorted(TEMPLATES)),
+    help="Start with a built-in policy template.",
+)
 @with_appcontext
 def clients_create(
-    name: str, scopes: tuple[str, ...], profile: str | None, deprovision: str | None
+    name: str,
+    scopes: tuple[str, ...],
+    profile: str | None,
+    deprovision: str | None,
+    policy_file: TextIO | None,
+    policy_template: str | None,
 ) -> None:
     """Register client NAME and print its new bearer token (alone) on stdout."""
+    if policy_file is not None and policy_template is not None:
+        raise click.UsageError("give --policy or --policy-template, not both")
     with get_database(current_app).sessions() as session:
         try:
             client, token = create_client(session, name, list(scopes))
@@ -75,12 +107,26 @@ def clients_create(
             raise click.ClickException(str(error)) from None
         cli_clients.configure(client, profile, deprovision)
         audit_client_change(session, "client.create", client)
+        if policy_file is not None:
+            cli_policy.store_policy(session, client, policy_file.read())
+        elif policy_template is not None:
+            template = cli_policy.template_document(policy_template)
+            cli_policy.store_policy(session, client, json.dumps(template))
         session.commit()
     click.echo(token)
 
 
 clients.add_command(cli_clients.clients_update)
+clients.add_command(cli_policy.policy)
 main.add_command(cli_lifecycle.lifecycle)
+main.add_command(cli_consents.consents)
+main.add_command(cli_connectors.connectors)
+main.add_command(cli_outbox.worker)
+main.add_command(cli_outbox.outbox)
+main.add_command(oidc_cli.oidc)
+main.add_command(cli_report.report)
+main.add_command(cli_events.quarantine)
+main.add_command(cli_events.referrals)
 
 
 @clients.command("token")
@@ -89,9 +135,7 @@ main.add_command(cli_lifecycle.lifecycle)
 def clients_token(name: str) -> None:
     """Issue an additional bearer token for client NAME and print it on stdout."""
     with get_database(current_app).sessions() as session:
-        client = find_client(session, name)
-        if client is None:
-            raise click.ClickException(f"no client named {name!r}")
+        client = cli_clients.require_client(session, name)
         token = issue_token(session, client)
         audit_client_change(session, "client.token", client)
         session.commit()

@@ -50,6 +50,36 @@ class Settings:
     #: Database connections pooled per worker process; ``deploy/gunicorn.conf.py``
     #: sets it to the worker's thread count when unset.
     db_pool_size: int = 4
+    #: Seconds a worker process reuses a checked bearer token without asking the
+    #: database; a token revoked elsewhere stops working within this time. 0 checks
+    #: every request.
+    token_cache_seconds: int = 5
+    #: TOML file declaring the outbound connectors (webhook, SCIM push); empty
+    #: declares none, and no change is queued for delivery.
+    connectors_file: str = ""
+    #: TOML file of the referral rules (learning event -> EAP referral offer);
+    #: empty offers no referral on learning events (self-referral still works).
+    referral_rules_file: str = ""
+    #: The programme report hides counts below this, so that no figure points
+    #: at a few employees.
+    report_min_count: int = 5
+    #: Delivery worker threads run inside each server process; 0 leaves delivery
+    #: to ``scimserver worker`` (``make run`` sets 1).
+    embedded_workers: int = 0
+    #: Seconds a delivery worker holds an outbox event it is delivering; after
+    #: that, another worker takes over (the first one died). Keep it above
+    #: every connector's timeout.
+    outbox_lease_seconds: int = 300
+    #: TOML file of the upstream identity providers (SAML, OpenID Connect) and
+    #: the consents offered on the consent page; empty turns single sign-on off.
+    sso_config_file: str = ""
+    #: Seconds an OpenID Provider authorization code stays redeemable.
+    oidc_code_seconds: int = 60
+    #: Seconds the OpenID Provider's access tokens and ID tokens stay valid.
+    oidc_token_seconds: int = 900
+    #: Seconds a retired ID token signing key stays in the JWKS after rotation;
+    #: keep it above ``oidc_token_seconds`` so that issued tokens still verify.
+    oidc_retired_key_seconds: int = 86400
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -13,13 +13,17 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import delete, insert
+from sqlalchemy.orm import Session
 
 from scimserver import create_app, schema_migrations
 from scimserver.audit.log import GENESIS, HEAD_ID
 from scimserver.audit.models import AuditHead
 from scimserver.db import get_database
-from scimserver.models import Base
+from scimserver.models import Base, Client
+from scimserver.policy.client_policies import set_policy
+from scimserver.policy.client_view import EXTENSION_KEY
 from scimserver.policy.clients import create_client
+from scimserver.policy.templates import TEMPLATES
 from tests.support.postgres import PostgresCluster, find_pg_bin
 
 BASE_URL = "http://scim.test"
@@ -84,14 +88,18 @@ def app(database_url: str, schema_dir: str) -> Iterator[Flask]:
     application.config["TESTING"] = True
     yield application
 
-    database = get_database(application)
-    with database.engine.begin() as connection:
+    empty_database(application)
+    get_database(application).dispose()
+
+
+def empty_database(app: Flask) -> None:
+    """Delete every row, keeping the audit log's head row at its start."""
+    with get_database(app).engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(delete(table))
         connection.execute(
             insert(AuditHead).values(id=HEAD_ID, seq=0, chain_hash=GENESIS)
         )
-    database.dispose()
 
 
 @pytest.fixture
@@ -112,12 +120,46 @@ def scim(client: FlaskClient, token: str) -> ScimClient:
     return ScimClient(client, token)
 
 
-def make_token(app: Flask, name: str, scopes: list[str]) -> str:
-    """Register a client and return its bearer token."""
-    with get_database(app).sessions() as session:
-        _client, token = create_client(session, name, scopes)
+def make_token(
+    app: Flask,
+    name: str,
+    scopes: list[str],
+    policy: dict[str, Any] | str | None = "source-of-record",
+) -> str:
+    """Register a client and return its bearer token.
+
+    ``policy`` is a policy document, the name of a template, or None for no
+    policy (the server's default applies). Most tests exercise the SCIM protocol
+    and act as the HRIS, so the default here is the source-of-record template.
+    """
+    with app.app_context(), get_database(app).sessions() as session:
+        client, token = create_client(session, name, scopes)
+        give_policy(app, session, client, policy)
         session.commit()
     return token
+
+
+def give_policy(
+    app: Flask, session: Session, client: Client, policy: dict[str, Any] | str | None
+) -> None:
+    """Store ``policy`` (a document or a template name) for ``client``."""
+    if policy is None:
+        return
+    release = app.extensions[EXTENSION_KEY]
+    document = (
+        TEMPLATES[policy](release.registry, release.dictionary)
+        if isinstance(policy, str)
+        else policy
+    )
+    with app.app_context():
+        set_policy(
+            session,
+            client,
+            document,
+            release.registry,
+            release.dictionary,
+            actor="test",
+        )
 
 
 class ScimClient:

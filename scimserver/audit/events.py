@@ -58,8 +58,14 @@ def audit_client_change(session: Session, action: str, client: Any) -> None:
 
 
 def current_actor() -> str:
-    """The authenticated client's name, or ``system`` outside a client request."""
+    """The authenticated client's name, or ``system`` outside a client request.
+
+    A page used by a person (not a client) names them in ``g.audit_actor``.
+    """
     if has_request_context():
+        person = g.get("audit_actor")
+        if person is not None:
+            return str(person)
         client = g.get("client")
         if client is not None:
             return str(client.name)

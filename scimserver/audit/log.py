@@ -12,20 +12,38 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, bindparam, event, insert, inspect, select, update
+from sqlalchemy.orm import Session, SessionTransaction
 
+from scimserver.audit import pending
 from scimserver.audit.models import AuditEntry, AuditHead
 
 logger = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 HEAD_ID = 1
+HEAD_ROW = cast(Table, AuditHead.__table__)
+#: Built once: move the head ``count`` entries on; return its new number and the
+#: hash it had. Being a write, it locks the row (PostgreSQL) or the database
+#: (SQLite) until the transaction ends: a read, even ``FOR UPDATE``, would let two
+#: SQLite transactions take the same number.
+ADVANCE_HEAD = (
+    update(HEAD_ROW)
+    .where(HEAD_ROW.c.id == HEAD_ID)
+    .values(seq=HEAD_ROW.c.seq + bindparam("count"))
+    .returning(HEAD_ROW.c.seq, HEAD_ROW.c.chain_hash)
+)
+SET_HEAD_HASH = (
+    update(HEAD_ROW)
+    .where(HEAD_ROW.c.id == HEAD_ID)
+    .values(chain_hash=bindparam("chain_hash"))
+)
+ENTRY_FIELDS = tuple(column.key for column in inspect(AuditEntry).column_attrs)
 
 
 @dataclass(frozen=True)
@@ -51,11 +69,15 @@ def record(
     resource_id: str | None = None,
     attributes: Iterable[str] = (),
     detail: dict[str, Any] | None = None,
-) -> AuditEntry:
-    """Append an entry in the caller's transaction and return it."""
-    head = _locked_head(session)
+) -> None:
+    """Add an entry to the caller's transaction; it joins the chain at commit.
+
+    Entries wait in the session until its transaction commits, and are then
+    appended in one go under the chain's head lock (see :mod:`.pending`), so
+    the lock is held for the commit only. An entry written in a savepoint that
+    rolls back goes with it.
+    """
     entry = AuditEntry(
-        seq=head.seq + 1,
         recorded=datetime.now(UTC),
         actor=actor,
         action=action,
@@ -63,15 +85,49 @@ def record(
         resource_id=resource_id,
         attributes=sorted(set(attributes)),
         detail=detail or {},
-        previous_hash=head.chain_hash,
     )
-    entry.chain_hash = entry_hash(secret, entry)
+    pending.hold(session, entry, secret)
+    logger.debug("audit entry held action=%s", action)
 
-    session.add(entry)
-    head.seq, head.chain_hash = entry.seq, entry.chain_hash
-    session.flush()
-    logger.debug("audit entry seq=%d action=%s", entry.seq, action)
-    return entry
+
+def append(session: Session, held: Sequence[pending.Held]) -> None:
+    """Chain the ``held`` entries after the newest one, under the head's row lock."""
+    seq, chain_hash = _advance_head(session, len(held))
+    seq -= len(held)
+    rows = []
+    for item in held:
+        entry = item.entry
+        seq += 1
+        entry.seq, entry.previous_hash = seq, chain_hash
+        entry.chain_hash = chain_hash = entry_hash(item.secret, entry)
+        rows.append({field: getattr(entry, field) for field in ENTRY_FIELDS})
+
+    # Core-style statements: one multi-row INSERT and one UPDATE, no unit of work.
+    session.execute(insert(AuditEntry), rows)
+    session.execute(SET_HEAD_HASH, {"chain_hash": chain_hash})
+    logger.debug("audit entries appended count=%d seq=%d", len(held), seq)
+
+
+@event.listens_for(Session, "before_commit")
+def _append_held(session: Session) -> None:
+    """Append the transaction's entries as the last writes before it commits."""
+    if session.in_nested_transaction():
+        return
+    held = pending.take(session)
+    if held:
+        append(session, held)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous: SessionTransaction) -> None:
+    pending.drop_rolled_back(session, previous)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_held(session: Session, transaction: SessionTransaction) -> None:
+    """An ended outermost transaction leaves nothing held (commit or rollback)."""
+    if transaction.parent is None:
+        pending.take(session)
 
 
 def entry_hash(secret: str, entry: AuditEntry) -> str:
@@ -156,17 +212,15 @@ def _entries(session: Session, batch: int = 1000) -> Iterator[AuditEntry]:
         session.expunge_all()
 
 
-def _locked_head(session: Session) -> AuditHead:
-    """Lock the chain's head row until the caller's transaction ends.
+def _advance_head(session: Session, count: int) -> tuple[int, str]:
+    """Reserve ``count`` numbers; return the last one and the head's old hash.
 
-    TODO: a Bulk request locks the head after its first write and may then wait for
-    a resource row that a concurrent single write holds while it waits for the
-    head; PostgreSQL breaks such a deadlock by failing one of them. Appending the
-    entries of a transaction just before its commit would remove the cycle.
+    The head stays locked until the caller's transaction ends. Appending happens
+    just before the commit, after every other write of the transaction, so the
+    lock is held briefly and no transaction waits for a resource row holding it.
     """
-    query = select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()
-    head = session.scalar(query)
+    head = session.execute(ADVANCE_HEAD, {"count": count}).one_or_none()
     if head is None:
-        head = AuditHead(id=HEAD_ID, seq=0, chain_hash=GENESIS)
-        session.add(head)
-    return head
+        session.execute(insert(AuditHead).values(id=HEAD_ID, seq=0, chain_hash=GENESIS))
+        head = session.execute(ADVANCE_HEAD, {"count": count}).one()
+    return int(head.seq), str(head.chain_hash)

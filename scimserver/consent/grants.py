@@ -29,9 +29,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scimserver.audit.events import audit
+from scimserver.connectors.outbox import enqueue_consent_change
 from scimserver.consent.mirror import lock_user, mirror_consents
 from scimserver.consent.models import Consent
 from scimserver.consent.records import GRANTED, ConsentRecord, in_effect
+from scimserver.events.withdrawal import cancel_referrals
 from scimserver.scim.errors import InvalidValue, NotFound
 from scimserver.scim.schema import ResourceType
 
@@ -92,6 +94,7 @@ def grant(
 
     mirror_consents(session, users, user, now)
     _audit_consent("consent.grant", session, row)
+    _enqueue(session, row, granted=True, now=now)
     logger.info("consent granted id=%s by=%s", row.id, captured_by)
     return ConsentRecord.from_row(row)
 
@@ -120,6 +123,8 @@ def withdraw(
 
     mirror_consents(session, users, user, now)
     _audit_consent("consent.withdraw", session, row)
+    _enqueue(session, row, granted=False, now=now)
+    cancel_referrals(session, row.consent_token, now)
     logger.info("consent withdrawn id=%s by=%s", row.id, withdrawn_by)
     return ConsentRecord.from_row(row)
 
@@ -138,6 +143,18 @@ def _audit_consent(action: str, session: Session, row: Consent) -> None:
             "notice_version": row.notice_version,
         },
         session=session,
+    )
+
+
+def _enqueue(session: Session, row: Consent, *, granted: bool, now: datetime) -> None:
+    """Queue what the change means for the outbound connectors, in this transaction."""
+    enqueue_consent_change(
+        session,
+        row.user_id,
+        purpose=row.purpose,
+        recipient=row.recipient,
+        granted=granted,
+        now=now,
     )
 
 

@@ -6,10 +6,16 @@ from alembic import context
 from sqlalchemy import Connection
 
 from scimserver.audit import models as audit_models  # noqa: F401 (registers tables)
+from scimserver.connectors import models as outbox_models  # noqa: F401 (registers)
+from scimserver.connectors import push_models  # noqa: F401 (registers tables)
 from scimserver.consent import models as consent_models  # noqa: F401 (registers)
 from scimserver.db import make_engine
-from scimserver.policy import models as policy_models  # noqa: F401 (registers)
+from scimserver.events import models as event_models  # noqa: F401 (registers)
+from scimserver.migrations.postgres_only import include_name
 from scimserver.models import Base
+from scimserver.policy import models as policy_models  # noqa: F401 (registers)
+from scimserver.sso import models as sso_models  # noqa: F401 (registers)
+from scimserver.sso.provider import models as op_models  # noqa: F401 (registers)
 
 target_metadata = Base.metadata
 
@@ -19,6 +25,7 @@ def run_migrations(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_name=include_name,
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():

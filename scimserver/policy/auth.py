@@ -10,15 +10,17 @@ from scimserver.audit.events import audit
 from scimserver.db import get_database, get_session
 from scimserver.logs import safe_path
 from scimserver.models import Client
-from scimserver.policy.clients import authenticate_token
+from scimserver.policy import token_cache
 from scimserver.policy.jwt_bearer import authenticate_jwt
+from scimserver.policy.token_cache import authenticate_cached_token
 from scimserver.scim.errors import Forbidden, Unauthorized
 
 logger = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
-    """Nothing to register yet; authentication runs per blueprint."""
+    """Set up the token cache; authentication itself runs per blueprint."""
+    token_cache.init_app(app)
 
 
 def authenticate_request() -> Client:
@@ -29,7 +31,8 @@ def authenticate_request() -> Client:
         raise Unauthorized("Send a bearer token in the Authorization header.")
 
     session, token = get_session(), token.strip()
-    client = authenticate_token(session, token) or authenticate_jwt(session, token)
+    client = authenticate_cached_token(session, token)
+    client = client or authenticate_jwt(session, token)
     if client is None:
         logger.warning("authentication failed path=%s", safe_path(request.path))
         _audit_failure()

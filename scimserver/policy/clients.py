@@ -15,7 +15,15 @@ from scimserver.models import Client, ClientToken
 logger = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "scs_"
-KNOWN_SCOPES = ("scim:read", "scim:write", "consent:read", "consent:write")
+KNOWN_SCOPES = (
+    "scim:read",
+    "scim:write",
+    "consent:read",
+    "consent:write",
+    "events:write",
+    "metrics:read",
+    "reports:read",
+)
 
 
 class ClientExists(ValueError):

@@ -13,11 +13,13 @@ from flask import Blueprint, Flask, Response, current_app, request
 from scimserver.config import Settings
 from scimserver.db import get_session
 from scimserver.models import Resource
-from scimserver.policy import subject
+from scimserver.policy import client_view, subject
 from scimserver.policy.auth import authenticate_request, require_scope
+from scimserver.policy.client_view import ClientView, current_view, load_visible
 from scimserver.policy.rate_limit import enforce_rate_limit
 from scimserver.scim import bulk, discovery, writes
 from scimserver.scim.cursors import page_attributes
+from scimserver.scim.dialects import current_dialect
 from scimserver.scim.errors import (
     ConcurrentChange,
     InvalidPath,
@@ -27,6 +29,7 @@ from scimserver.scim.errors import (
     NotImplementedFeature,
 )
 from scimserver.scim.listing import ListQuery, attribute_list
+from scimserver.scim.patch_response import answers_no_content, no_content
 from scimserver.scim.representation import (
     Projection,
     etag,
@@ -49,9 +52,9 @@ DISCOVERY_ENDPOINTS = ("ServiceProviderConfig", "Schemas", "ResourceTypes")
 
 def init_app(app: Flask) -> None:
     """Load the schemas once and register the SCIM blueprint."""
-    app.extensions[REGISTRY_KEY] = SchemaRegistry.load(
-        app.config["SETTINGS"].schema_dir
-    )
+    loaded = SchemaRegistry.load(app.config["SETTINGS"].schema_dir)
+    app.extensions[REGISTRY_KEY] = loaded
+    client_view.init_app(app, loaded)
     app.register_blueprint(blueprint)
 
 
@@ -166,7 +169,7 @@ def get_resource(collection: str, resource_id: str) -> Response:
     require_scope("scim:read")
     resource_type = _resource_type(collection)
     store = ResourceStore(get_session(), resource_type)
-    resource = store.get(resource_id)
+    resource = load_visible(store, resource_id)
 
     if request.if_none_match and request.if_none_match.contains_weak(
         str(resource.version)
@@ -198,6 +201,9 @@ def patch_resource(collection: str, resource_id: str) -> Response:
         resource_type,
         lambda store: writes.patch_resource(store, resource_id, body, _if_match()),
     )
+    prefer = request.headers.get("Prefer")
+    if answers_no_content(current_dialect(), resource_type, body, request.args, prefer):
+        return no_content(resource, prefer)
     return _resource_response(store, resource_type, resource)
 
 
@@ -273,7 +279,7 @@ def _search_request() -> ListQuery:
 
 
 def _list_response(resource_types: list[ResourceType], query: ListQuery) -> Response:
-    """Run a query and answer with a ListResponse of projected resources."""
+    """Run a query and answer with a ListResponse of released resources."""
     several = len(resource_types) > 1
     projections = {
         rt.name: Projection.parse(
@@ -283,10 +289,13 @@ def _list_response(resource_types: list[ResourceType], query: ListQuery) -> Resp
         )
         for rt in resource_types
     }
+    view = _view()
+    view.check_sort(resource_types, query.sort_by)
     session = get_session()
-    page = run_query(session, resource_types, query)
+    page = run_query(session, resource_types, query, view)
 
-    bodies: list[dict[str, Any]] = []
+    position = {r.id: n for n, r in enumerate(page.resources)}
+    placed: list[tuple[int, dict[str, Any]]] = []
     for resource_type in resource_types:
         of_type = [r for r in page.resources if r.resource_type == resource_type.name]
         if of_type:
@@ -294,9 +303,8 @@ def _list_response(resource_types: list[ResourceType], query: ListQuery) -> Resp
             rendered = _represent_all(
                 store, resource_type, of_type, projections[resource_type.name]
             )
-            bodies += rendered
-    order = {r.id: n for n, r in enumerate(page.resources)}
-    bodies.sort(key=lambda body: order[body["id"]])
+            placed += zip((position[r.id] for r in of_type), rendered, strict=True)
+    bodies = [body for _position, body in sorted(placed, key=lambda pair: pair[0])]
     return scim_response(
         {
             "schemas": [discovery.LIST_SCHEMA],
@@ -353,15 +361,15 @@ def _represent_all(
     resources: Any,
     projection: Projection,
 ) -> list[dict[str, Any]]:
-    related = _load_related(store, resource_type, resources, projection)
+    view = _view()
+    related = _load_related(store, resource_type, resources, projection, view)
     types = {rt.name: rt for rt in registry().resource_types}
     base_url = settings().base_url
-    return [
-        projection.apply(
-            represent(resource_type, r, base_url, related.get(r.id), types)
-        )
+    full = [
+        represent(resource_type, r, base_url, related.get(r.id), types)
         for r in resources
     ]
+    return [projection.apply(body) for body in view.release(resource_type, full)]
 
 
 def _load_related(
@@ -369,13 +377,25 @@ def _load_related(
     resource_type: ResourceType,
     resources: Any,
     projection: Projection,
+    view: ClientView,
 ) -> dict[str, list[MemberRef]]:
-    """Load members or groups for a page in one query, and only when returned."""
+    """Load members or groups for a page in one query, and only when returned.
+
+    A client limited to a cohort sees only the cohort's Users among members.
+    """
     name = related_attribute(resource_type)
     attribute = resource_type.schema.attribute(name) if name else None
     if attribute is None or not projection.returns(attribute):
         return {}
     ids = [r.id for r in resources]
     if name == "members":
-        return store.members_of(ids)
+        return store.members_of(ids, view.member_condition())
     return store.groups_of(ids)
+
+
+def _view() -> ClientView:
+    """The authenticated client's view; every SCIM request past discovery has one."""
+    view = current_view()
+    if view is None:
+        raise AssertionError("a SCIM request without an authenticated client")
+    return view

@@ -45,6 +45,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from scimserver.config import Settings
 from scimserver.models import Resource
+from scimserver.policy.client_view import current_view
 from scimserver.scim import writes
 from scimserver.scim.bulk_operations import (
     SUCCESS_STATUS,
@@ -333,10 +334,14 @@ class BulkRunner:
     def _succeeded(self, operation: BulkOperation, resource: Resource) -> Outcome:
         resource_type = self._store(operation).resource_type
         deleted = operation.method == "DELETE"
+        view = current_view()
+        shown = (
+            resource.id if view is None else view.shown_id(resource_type, resource.id)
+        )
         return Outcome(
             operation,
             SUCCESS_STATUS[operation.method],
-            location(self.base_url, resource_type, resource.id),
+            location(self.base_url, resource_type, shown),
             None if deleted else etag(resource),
         )
 

@@ -20,6 +20,12 @@ What the other profiles accept beyond RFC 7644:
   attribute, so a PUT without ``active`` leaves it unassigned; scimserver never
   reads an unassigned ``active`` as inactive.
 
+The ``entra`` profile answers a PATCH that only changes a Group's members with
+204 No Content (RFC 7644 §3.5.2 allows it; Microsoft's provisioning service takes
+it, and its own SCIM examples answer member changes so), which keeps member
+changes to a large group cheap. Other profiles get 204 when they send ``Prefer:
+return=minimal`` (:mod:`.patch_response`).
+
 Both ``entra`` and ``okta`` rehire: a POST naming the ``userName`` or ``externalId``
 of an inactive or soft-deleted User reactivates and updates that User
 (:mod:`.deprovisioning`). Under ``standard`` the POST fails with 409 uniqueness.
@@ -48,6 +54,9 @@ class Dialect:
     profile = Profile.STANDARD
     #: Whether a POST may reactivate an inactive User with the same identity.
     rehires = False
+    #: Whether a PATCH changing only a Group's members answers 204 No Content
+    #: (RFC 7644 §3.5.2; see :mod:`.patch_response`).
+    minimal_member_patch = False
 
     def prepare_resource(
         self,
@@ -71,6 +80,7 @@ class EntraDialect(Dialect):
 
     profile = Profile.ENTRA
     rehires = True
+    minimal_member_patch = True
 
     def prepare_resource(
         self,

@@ -24,6 +24,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scimserver.connectors.outbox import enqueue_change
 from scimserver.db import get_database
 from scimserver.models import Resource
 from scimserver.scim.effective_dates import (
@@ -74,7 +75,7 @@ def apply_lifecycle_in(
     app: Flask, registry: SchemaRegistry, now: datetime | None = None
 ) -> LifecycleChanges:
     """Apply the lifecycle in a session of its own, and commit."""
-    with get_database(app).sessions() as session:
+    with app.app_context(), get_database(app).sessions() as session:
         changes = apply_lifecycle(
             session, registry.resource_types, now or datetime.now(UTC)
         )
@@ -86,6 +87,7 @@ def _end_employments(store: ResourceStore, now: datetime) -> list[str]:
     ended = _arrived(store, END_DATE, now, f"not ({ACTIVE} eq false)")
     for resource in ended:
         store.replace(resource, {**resource.attributes, ACTIVE: False}, members=None)
+        enqueue_change(store.session, "User", resource, "patch", {ACTIVE})
     return [resource.id for resource in ended]
 
 
@@ -97,6 +99,7 @@ def _start_employments(store: ResourceStore, now: datetime) -> list[str]:
     ]
     for resource in started:
         store.replace(resource, {**resource.attributes, ACTIVE: True}, members=None)
+        enqueue_change(store.session, "User", resource, "patch", {ACTIVE})
     return [resource.id for resource in started]
 
 

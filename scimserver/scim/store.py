@@ -11,20 +11,18 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     SQLColumnExpression,
-    Table,
     delete,
     func,
     insert,
     select,
-    update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from scimserver.models import Membership, Resource, ResourceValue
@@ -35,15 +33,19 @@ from scimserver.scim.errors import (
     UniquenessError,
 )
 from scimserver.scim.schema import ResourceType
+from scimserver.scim.store_statements import (
+    GROUPS_OF,
+    MEMBER_TYPES,
+    MEMBERS_OF,
+    PRESENT_MEMBERS,
+    RESOURCE_BY_ID,
+    TOUCH,
+    USER_NAME_CLASH,
+    VALUE_ROWS,
+)
 from scimserver.scim.value_index import index_values
 
 logger = logging.getLogger(__name__)
-
-#: The other side of a membership (a member or a group), aliased once.
-PEER = aliased(Resource, name="peer")
-
-#: The value index as a Core table: rows are inserted without ORM bookkeeping.
-VALUE_ROWS = cast(Table, ResourceValue.__table__)
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,8 @@ class ResourceStore:
 
     def get(self, resource_id: str) -> Resource:
         """Return the resource with ``resource_id`` or raise 404."""
-        resource = self.session.get(Resource, resource_id)
+        found = self.session.scalars(RESOURCE_BY_ID, {"resource_id": resource_id})
+        resource = found.one_or_none()
         if resource is None or resource.resource_type != self.resource_type.name:
             raise NotFound(f"{self.resource_type.name} {resource_id} not found.")
         return resource
@@ -147,12 +150,7 @@ class ResourceStore:
         raised in SQL without the optimistic check that document writes need.
         """
         now = datetime.now(UTC)
-        self.session.execute(
-            update(Resource)
-            .where(Resource.id == resource.id)
-            .values(version=Resource.version + 1, last_modified=now)
-            .execution_options(synchronize_session=False)
-        )
+        self.session.execute(TOUCH, {"resource_id": resource.id, "now": now})
         self.session.refresh(resource, ["version", "last_modified"])
 
     def add_members(self, group: Resource, members: Iterable[dict[str, Any]]) -> None:
@@ -187,21 +185,16 @@ class ResourceStore:
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
-    def members_of(self, group_ids: Sequence[str]) -> dict[str, list[MemberRef]]:
-        """Return the direct members of each group, in one query."""
-        member = PEER
-        query = (
-            select(
-                Membership.group_id,
-                member.id,
-                member.resource_type,
-                member.display_name,
-                member.user_name,
-            )
-            .join(member, member.id == Membership.member_id)
-            .where(Membership.group_id.in_(group_ids))
-            .order_by(Membership.group_id, member.id)
-        )
+    def members_of(
+        self,
+        group_ids: Sequence[str],
+        visible: ColumnElement[bool] | None = None,
+    ) -> dict[str, list[MemberRef]]:
+        """Return the direct members of each group, in one query.
+
+        ``visible``, a condition on :data:`PEER`, leaves out members it rejects.
+        """
+        query = MEMBERS_OF if visible is None else MEMBERS_OF.where(visible)
         found: dict[str, list[MemberRef]] = {group_id: [] for group_id in group_ids}
         for (
             group_id,
@@ -209,7 +202,7 @@ class ResourceStore:
             member_type,
             display_name,
             user_name,
-        ) in self.session.execute(query):
+        ) in self.session.execute(query, {"group_ids": list(group_ids)}):
             found[group_id].append(
                 MemberRef(
                     member_id, member_type, display_name or user_name, member_type
@@ -219,15 +212,9 @@ class ResourceStore:
 
     def groups_of(self, member_ids: Sequence[str]) -> dict[str, list[MemberRef]]:
         """Return the groups each resource is a direct member of, in one query."""
-        group = PEER
-        query = (
-            select(Membership.member_id, group.id, group.display_name)
-            .join(group, group.id == Membership.group_id)
-            .where(Membership.member_id.in_(member_ids))
-            .order_by(Membership.member_id, group.id)
-        )
         found: dict[str, list[MemberRef]] = {member_id: [] for member_id in member_ids}
-        for member_id, group_id, display_name in self.session.execute(query):
+        rows = self.session.execute(GROUPS_OF, {"member_ids": list(member_ids)})
+        for member_id, group_id, display_name in rows:
             found[member_id].append(
                 MemberRef(group_id, "Group", display_name, "direct")
             )
@@ -247,13 +234,13 @@ class ResourceStore:
         """RFC 7643 §4.1.1: userName is unique, compared case-insensitively."""
         if resource.user_name is None:
             return
-        query = select(Resource.id).where(
-            Resource.resource_type == resource.resource_type,
-            func.lower(Resource.user_name) == resource.user_name.lower(),
-            Resource.id != resource.id,
-        )
+        values = {
+            "resource_type": resource.resource_type,
+            "user_name": resource.user_name.lower(),
+            "resource_id": resource.id,
+        }
         with self.session.no_autoflush:
-            clash = self.session.scalar(query)
+            clash = self.session.scalar(USER_NAME_CLASH, values)
         if clash is not None:
             raise UniquenessError(f"userName '{resource.user_name}' is already taken.")
 
@@ -288,9 +275,7 @@ class ResourceStore:
         if group_id in wanted:
             raise InvalidValue("A group cannot be a member of itself.")
 
-        rows = self.session.execute(
-            select(Resource.id, Resource.resource_type).where(Resource.id.in_(wanted))
-        )
+        rows = self.session.execute(MEMBER_TYPES, {"ids": sorted(wanted)})
         found = {resource_id: type_name for resource_id, type_name in rows}
         missing = sorted(wanted - found.keys())
         if missing:
@@ -301,9 +286,7 @@ class ResourceStore:
 
         present = set(
             self.session.scalars(
-                select(Membership.member_id).where(
-                    Membership.group_id == group_id, Membership.member_id.in_(wanted)
-                )
+                PRESENT_MEMBERS, {"group_id": group_id, "ids": sorted(wanted)}
             )
         )
         new_rows = [

@@ -3,6 +3,11 @@
 The HTTP views and Bulk (:mod:`scimserver.scim.bulk`) both write through these
 functions. Each runs inside the caller's session and leaves the commit to the
 caller, so a view commits once per request and Bulk once per bulk request.
+
+In a client's request, each write passes the client's release policy
+(:mod:`scimserver.policy.client_view`) before anything is stored: the
+attributes it changes must be writable for the client, and the resource must be
+one the client can see.
 """
 
 from __future__ import annotations
@@ -13,8 +18,10 @@ from typing import Any
 from werkzeug.http import parse_etags
 
 from scimserver.audit.events import audit
+from scimserver.connectors.outbox import enqueue_change
 from scimserver.models import Resource
 from scimserver.policy.attribute_changes import changed_paths
+from scimserver.policy.client_view import current_view, load_visible
 from scimserver.scim.deprovisioning import (
     current_deprovisioning,
     note_reactivation,
@@ -43,14 +50,19 @@ def create_resource(store: ResourceStore, payload: dict[str, Any]) -> Resource:
     document, members = split_members(resource_type, payload)
     rehired = rehire(store, dialect, document, members)
     if rehired is not None:
+        changed = changed_paths(resource_type, {}, rehired.attributes)
+        _check_write(store, changed | _members_named(members or None))
         _audit_write("rehire", store, rehired, set(rehired.attributes))
         return rehired
     document = validate_resource(resource_type, document)
     document = protect_secrets(resource_type, document)
-    resource = store.create(hold_inactive(resource_type, document), members)
+    document = hold_inactive(resource_type, document)
+    changed = changed_paths(resource_type, {}, document)
+    changed |= _members_named(members or None)
+    _check_write(store, changed)
 
-    changed = changed_paths(resource_type, {}, resource.attributes)
-    _audit_write("create", store, resource, changed | _members_named(members or None))
+    resource = store.create(document, members)
+    _audit_write("create", store, resource, changed)
     return resource
 
 
@@ -62,7 +74,7 @@ def replace_resource(
 ) -> Resource:
     """RFC 7644 §3.5.1: replace the attributes (and Group members) of a resource."""
     resource_type = store.resource_type
-    resource = store.get(resource_id)
+    resource = load_visible(store, resource_id)
     check_version(resource, if_match)
     payload = current_dialect().prepare_resource(
         resource_type, payload, resource.attributes
@@ -71,11 +83,16 @@ def replace_resource(
     document, members = split_members(resource_type, payload)
     if members is None and related_attribute(resource_type) == "members":
         members = []  # RFC 7644 §3.5.1: PUT replaces members too.
+    view = current_view()
+    if view is not None:
+        document = view.keep_withheld(resource_type, resource, document)
     document = validate_resource(resource_type, document, existing=resource.attributes)
     document, changed = _prepare_update(store, resource, document)
-    store.replace(resource, document, members)
+    changed |= _members_named(members)
+    _check_write(store, changed)
 
-    _audit_write("replace", store, resource, changed | _members_named(members))
+    store.replace(resource, document, members)
+    _audit_write("replace", store, resource, changed)
     return resource
 
 
@@ -87,20 +104,22 @@ def patch_resource(
 ) -> Resource:
     """RFC 7644 §3.5.2: apply a PatchOp; members change row by row."""
     resource_type = store.resource_type
-    resource = store.get(resource_id)
+    resource = load_visible(store, resource_id)
     check_version(resource, if_match)
 
     body = current_dialect().prepare_patch(resource_type, body)
     result = apply_patch(resource_type, resource.attributes, body)
     document, changed = _prepare_update(store, resource, result.document)
+    if result.member_changes:
+        changed.add("members")
+    _check_write(store, changed)
+
     if document != resource.attributes:
         store.replace(resource, document, members=None)
     elif result.member_changes:
         store.touch(resource)
     if result.member_changes:
         apply_member_changes(store, resource, result.member_changes)
-        changed.add("members")
-
     _audit_write("patch", store, resource, changed)
     return resource
 
@@ -109,8 +128,11 @@ def delete_resource(
     store: ResourceStore, resource_id: str, if_match: str | None = None
 ) -> Resource:
     """RFC 7644 §3.6: delete a resource; return it as it was."""
-    resource = store.get(resource_id)
+    resource = load_visible(store, resource_id)
     check_version(resource, if_match)
+    view = current_view()
+    if view is not None:
+        view.check_delete(store.resource_type)
 
     remove(store, resource, current_deprovisioning())
     _audit_write("delete", store, resource, set())
@@ -132,6 +154,13 @@ def _prepare_update(
     return document, changed_paths(resource_type, resource.attributes, document)
 
 
+def _check_write(store: ResourceStore, changed: set[str]) -> None:
+    """Refuse (403) a client's write of attributes its policy does not sanction."""
+    view = current_view()
+    if view is not None:
+        view.check_write(store.resource_type, changed)
+
+
 def _members_named(members: list[dict[str, Any]] | None) -> set[str]:
     return set() if members is None else {"members"}
 
@@ -147,6 +176,7 @@ def _audit_write(
         attributes=changed,
         session=store.session,
     )
+    enqueue_change(store.session, store.resource_type.name, resource, verb, changed)
 
 
 def check_version(resource: Resource, if_match: str | None) -> None:
