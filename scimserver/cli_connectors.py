@@ -8,6 +8,7 @@
     scimserver connectors mapping preview NAME USER_ID [--version N]
     scimserver connectors mapping activate NAME VERSION [--resync]
     scimserver connectors sync NAME [--dry-run]
+    scimserver connectors add NAME --type T --url U ...
 
 Connectors come from the connectors file (:mod:`scimserver.connectors.config`);
 :func:`resolve_scim_connector` is the one place that looks them up.
@@ -27,6 +28,7 @@ from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
 from scimserver.audit.events import audit
+from scimserver.cli_connectors_add import connectors_add
 from scimserver.connectors.config import current_catalog
 from scimserver.connectors.hub_view import HubView
 from scimserver.connectors.mapping import AttributeMapping, MappingError, parse_mapping
@@ -306,3 +308,6 @@ def _json(document: Any) -> str:
 
 def _time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%MZ")
+
+
+connectors.add_command(connectors_add)

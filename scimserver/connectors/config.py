@@ -164,7 +164,7 @@ def load_catalog(
 
     ``source`` names the hub in the events it sends (its base URL).
     """
-    entries = _entries(_read_toml(path))
+    entries = read_entries(path)
     configs: list[ConnectorConfig] = []
     for table in entries:
         if table.get("enabled", True) is False:
@@ -241,6 +241,11 @@ def build_sender(config: ConnectorConfig, source: str) -> Connector:
     except ValueError as error:
         raise ConnectorsFileError(str(error)) from None
     return sender
+
+
+def read_entries(path: Path) -> list[Mapping[str, Any]]:
+    """The connector entries of the file at ``path``, enabled or not, unchecked."""
+    return _entries(_read_toml(path))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
