@@ -19,6 +19,10 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask, request
 from selenium import webdriver
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -32,6 +36,8 @@ from tests.sso.upstream.conftest import OFFERS, create_user
 from tests.sso.upstream.saml_idp import Assertion, TestIdp
 
 CHROMIUM = "/usr/bin/chromium"
+#: What reading a page that is being replaced may raise; a wait tries again.
+PAGE_CHANGING = (StaleElementReferenceException, NoSuchElementException)
 CHROMEDRIVER = "/usr/bin/chromedriver"
 #: Flags that let Chromium run headless as root in a container, offline.
 FLAGS = (
@@ -154,7 +160,7 @@ def test_sign_in_grant_land_on_next_then_withdraw(
     assert browser.title == "Corporate login"
     browser.find_element(By.ID, "continue").click()
 
-    WebDriverWait(browser, 20).until(
+    WebDriverWait(browser, 20, ignored_exceptions=PAGE_CHANGING).until(
         lambda b: b.find_elements(By.ID, "grant-eap_referral-eap")
     )
     assert "Referral to the employee assistance programme" in browser.page_source
@@ -162,7 +168,9 @@ def test_sign_in_grant_land_on_next_then_withdraw(
     grant = browser.find_element(By.ID, "grant-eap_referral-eap")
     grant.send_keys(Keys.ENTER)  # keyboard only
 
-    WebDriverWait(browser, 20).until(lambda b: "learning_records" in b.current_url)
+    WebDriverWait(browser, 20, ignored_exceptions=PAGE_CHANGING).until(
+        lambda b: "learning_records" in b.current_url
+    )
     current = urlsplit(browser.current_url)
     assert f"{current.path}?{current.query}" == landing
     browser.get(f"{hub.url}/account/consent")
@@ -170,7 +178,7 @@ def test_sign_in_grant_land_on_next_then_withdraw(
     assert len(browser.find_elements(By.PARTIAL_LINK_TEXT, "Download receipt")) == 1
 
     browser.find_element(By.ID, "withdraw-eap_referral-eap").click()
-    WebDriverWait(browser, 20).until(
+    WebDriverWait(browser, 20, ignored_exceptions=PAGE_CHANGING).until(
         lambda b: "withdrawn" in b.find_element(By.CSS_SELECTOR, "main").text
     )
     assert "withdrawn" in browser.find_element(By.CSS_SELECTOR, "main").text
