@@ -42,7 +42,6 @@ from scimserver.policy.pseudonymous_view import is_user_type, pseudonymise
 from scimserver.policy.pseudonyms import derive_key
 from scimserver.policy.release import ReleasePolicy
 from scimserver.policy.release_rules import classification_of
-from scimserver.policy.resource_body import top_level
 from scimserver.scim.errors import InvalidPath, NotFound
 from scimserver.scim.filter import filter_clause
 from scimserver.scim.schema import AttributePath, ResourceType, SchemaRegistry
@@ -134,6 +133,7 @@ class ClientView:
         self.session = session
         self.dictionary = dictionary
         self._audited_paths: dict[PathKey, bool] = {}
+        self._audited_names: dict[tuple[str, str | None, str], str | None] = {}
 
     def resolve_id(self, resource_type: ResourceType, resource_id: str) -> str:
         """The stored id behind the id the client uses in a URL.
@@ -287,11 +287,7 @@ class ClientView:
         attributes: set[str] = set()
         resources: list[str] = []
         for projected, body in zip(released, bodies, strict=True):
-            found = {
-                canonical_path(located.path)
-                for located in top_level(resource_type, projected)
-                if self._audited(located.path)
-            }
+            found = self._audited_in(resource_type, projected)
             if found:
                 attributes |= found
                 resources.append(body["id"])
@@ -306,6 +302,35 @@ class ClientView:
             session=self.session,
         )
         return True
+
+    def _audited_in(
+        self, resource_type: ResourceType, body: dict[str, Any]
+    ) -> set[str]:
+        """The audited attributes that ``body`` holds, by their canonical paths."""
+        found: set[str | None] = set()
+        for key, value in body.items():
+            if isinstance(value, dict) and ":" in key:
+                found.update(
+                    self._audited_name(resource_type, key, inner) for inner in value
+                )
+            else:
+                found.add(self._audited_name(resource_type, None, key))
+        return {name for name in found if name is not None}
+
+    def _audited_name(
+        self, resource_type: ResourceType, section: str | None, key: str
+    ) -> str | None:
+        """The canonical path of ``key`` if releasing it is audited, else None."""
+        name = (resource_type.id, section, key)
+        if name in self._audited_names:
+            return self._audited_names[name]
+
+        path = resource_type.top_level_path(section, key)
+        audited = None
+        if path is not None and self._audited(path):
+            audited = canonical_path(path)
+        self._audited_names[name] = audited
+        return audited
 
     def _audited(self, path: AttributePath) -> bool:
         """Whether releasing ``path`` is audited: restricted, sensitive, consented."""

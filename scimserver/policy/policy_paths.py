@@ -48,8 +48,7 @@ def canonical_path(path: AttributePath) -> str:
 
 def key_of(path: AttributePath) -> PathKey:
     """The key of a resolved path."""
-    sub = path.sub_attribute.name.lower() if path.sub_attribute else ""
-    return (path.schema.id.lower(), path.attribute.name.lower(), sub)
+    return path.key
 
 
 def parse_key(canonical: str) -> PathKey:

@@ -46,15 +46,10 @@ def top_level(resource_type: ResourceType, body: dict[str, Any]) -> Iterator[Loc
             continue
         extension = _extension(resource_type, key)
         if extension is not None:
-            yield from _section(resource_type, extension, key, value)
+            yield from _section(resource_type, key, value)
             continue
-        attribute = resource_type.common.attribute(
-            key
-        ) or resource_type.schema.attribute(key)
-        if attribute is not None:
-            path = AttributePath(
-                resource_type.schema, attribute, None, resource_type.schema.id
-            )
+        path = resource_type.top_level_path(None, key)
+        if path is not None:
             yield Located(None, key, path, value)
 
 
@@ -134,19 +129,18 @@ def _pruned_item(
 
 
 def _extension(resource_type: ResourceType, key: str) -> Schema | None:
-    if not key.lower().startswith("urn:"):
+    if ":" not in key:
         return None
     schema = resource_type.extension(key)
     return None if schema is resource_type.schema else schema
 
 
 def _section(
-    resource_type: ResourceType, extension: Schema, section: str, value: Any
+    resource_type: ResourceType, section: str, value: Any
 ) -> Iterator[Located]:
     if not isinstance(value, dict):
         return
     for key, inner in value.items():
-        attribute = extension.attribute(key)
-        if attribute is not None:
-            path = AttributePath(extension, attribute, None, resource_type.schema.id)
+        path = resource_type.top_level_path(section, key)
+        if path is not None:
             yield Located(section, key, path, inner)

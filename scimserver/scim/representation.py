@@ -16,6 +16,10 @@ from scimserver.scim.schema import Attribute, ResourceType
 from scimserver.scim.store import MemberRef
 
 RELATED_ATTRIBUTES = ("members", "groups")
+#: ``returned`` characteristics of what a response leaves out unless asked.
+HIDDEN = ("never", "request")
+
+_TOP_LEVEL_ONLY: dict[str, tuple[ResourceType, bool]] = {}
 
 
 def etag(resource: Resource) -> str:
@@ -114,7 +118,15 @@ class Projection:
         return self._decide(attribute, (attribute.schema, attribute.name.lower(), ""))
 
     def apply(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Return the projected copy of a full representation."""
+        """Return the projected copy of a full representation.
+
+        Nested values may be shared with ``body``; neither is changed later.
+        """
+        if not (self.attributes or self.excluded) and _top_level_only(
+            self.resource_type
+        ):
+            return self._default(body)
+
         result: dict[str, Any] = {"schemas": body["schemas"]}
         for key, value in body.items():
             if key == "schemas":
@@ -130,6 +142,29 @@ class Projection:
                 result[key] = self._project_value(attribute, value)
 
         core = self.resource_type.schema.id
+        result["schemas"] = [s for s in body["schemas"] if s == core or s in result]
+        return result
+
+    def _default(self, body: dict[str, Any]) -> dict[str, Any]:
+        """What :meth:`apply` returns when the request names no attributes.
+
+        Only for resource types whose ``never`` and ``request`` attributes are all
+        top-level core ones, so that nothing below the top needs a look.
+        """
+        rt = self.resource_type
+        result: dict[str, Any] = {"schemas": body["schemas"]}
+        for key, value in body.items():
+            if key == "schemas":
+                continue
+            if ":" in key and rt.extension(key) not in (None, rt.schema):
+                if value:
+                    result[key] = value
+                continue
+            path = rt.top_level_path(None, key)
+            if path is not None and path.attribute.returned not in HIDDEN:
+                result[key] = value
+
+        core = rt.schema.id
         result["schemas"] = [s for s in body["schemas"] if s == core or s in result]
         return result
 
@@ -191,6 +226,26 @@ class Projection:
         if self.attributes:
             return named
         return key not in self.excluded and parent_key not in self.excluded
+
+
+def _top_level_only(resource_type: ResourceType) -> bool:
+    """Whether only top-level core attributes are ``never`` or ``request`` ones."""
+    known = _TOP_LEVEL_ONLY.get(resource_type.id)
+    if known is not None and known[0] is resource_type:
+        return known[1]
+
+    nested = [
+        sub
+        for schema in (resource_type.common, resource_type.schema)
+        for attribute in schema.attributes
+        for sub in attribute.sub_attributes
+    ]
+    for extension, _required in resource_type.extensions:
+        for attribute in extension.attributes:
+            nested += [attribute, *attribute.sub_attributes]
+    answer = all(attribute.returned not in HIDDEN for attribute in nested)
+    _TOP_LEVEL_ONLY[resource_type.id] = (resource_type, answer)
+    return answer
 
 
 def _path_key(resource_type: ResourceType, path: str) -> tuple[str, str, str]:

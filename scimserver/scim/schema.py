@@ -18,6 +18,9 @@ from scimserver.scim.errors import InvalidPath
 
 logger = logging.getLogger(__name__)
 
+#: How many body keys a resource type remembers the attribute of.
+MAX_REMEMBERED_KEYS = 1_024
+
 COMMON_SCHEMA = "urn:scimserver:internal:common"
 
 
@@ -122,6 +125,12 @@ class AttributePath:
         """The attribute the path ends at."""
         return self.sub_attribute or self.attribute
 
+    @cached_property
+    def key(self) -> tuple[str, str, str]:
+        """Schema URN, attribute and sub-attribute ("" if none), lower-cased."""
+        sub = self.sub_attribute.name.lower() if self.sub_attribute else ""
+        return (self.schema.id.lower(), self.attribute.name.lower(), sub)
+
     def __str__(self) -> str:
         text = self.attribute.name
         if self.sub_attribute:
@@ -155,8 +164,45 @@ class ResourceType:
 
     def extension(self, urn: str) -> Schema | None:
         """Return the extension schema with id ``urn`` (case-insensitive)."""
-        wanted = urn.lower()
-        return next((s for s in self.all_schemas() if s.id.lower() == wanted), None)
+        found = self._schemas_by_urn.get(urn)
+        if found is None and ":" in urn:
+            found = self._schemas_by_urn.get(urn.lower())
+        return found
+
+    def top_level_path(self, section: str | None, key: str) -> AttributePath | None:
+        """The path of the attribute that ``key`` names in a body, or None.
+
+        ``section`` is the extension URN the key sits under, None at the top.
+        Stored bodies repeat the same few keys, so answers are kept, up to a
+        bound that keys invented by clients cannot push memory past.
+        """
+        known = self._top_level_paths
+        if (section, key) in known:
+            return known[section, key]
+
+        if section is None:
+            attribute = self.common.attribute(key) or self.schema.attribute(key)
+            schema: Schema | None = self.schema
+        else:
+            schema = self.extension(section)
+            attribute = None if schema is None else schema.attribute(key)
+        path = None
+        if schema is not None and attribute is not None:
+            path = AttributePath(schema, attribute, None, self.schema.id)
+        if len(known) < MAX_REMEMBERED_KEYS:
+            known[section, key] = path
+        return path
+
+    @cached_property
+    def _schemas_by_urn(self) -> dict[str, Schema]:
+        found: dict[str, Schema] = {}
+        for schema in self.all_schemas():
+            found[schema.id] = found[schema.id.lower()] = schema
+        return found
+
+    @cached_property
+    def _top_level_paths(self) -> dict[tuple[str | None, str], AttributePath | None]:
+        return {}
 
     def resolve(self, path: str) -> AttributePath:
         """Resolve a path such as ``name.givenName`` or ``URN:manager.value``.
