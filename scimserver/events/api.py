@@ -30,7 +30,7 @@ from scimserver.connectors.config import EXTENSION_KEY as CONNECTORS_KEY
 from scimserver.connectors.config import current_catalog
 from scimserver.db import get_session
 from scimserver.events import lifecycle, rules, self_service
-from scimserver.events.eap_connector import EapReferralConnector
+from scimserver.events.eap_connector import MESSAGE_PREFIX, EapReferralConnector
 from scimserver.events.ingest import Outcome, ingest
 from scimserver.events.models import Referral
 from scimserver.events.referrals import (
@@ -157,7 +157,11 @@ def get_referral(referral_id: str) -> Response:
 
 @blueprint.post("/referrals/callbacks/<connector>")
 def referral_callback(connector: str) -> Response:
-    """The EAP reports ``{"referralId": ..., "status": ...}``, signed."""
+    """The EAP reports ``{"referralId": ..., "status": ...}``, signed.
+
+    ``referralId`` is the ``webhook-id`` the referral was delivered with
+    (``referral_<id>``); the bare id is accepted too.
+    """
     sender = _callback_sender(connector)
     text = request.get_data(as_text=True)
     try:
@@ -170,9 +174,8 @@ def referral_callback(connector: str) -> Response:
     if status not in lifecycle.REPORTED:
         raise InvalidValue(f"status must be one of {', '.join(lifecycle.REPORTED)}.")
     session, now = get_session(), utc_now()
-    referral = session.get(
-        Referral, str(report.get("referralId")), with_for_update=True
-    )
+    referral_id = str(report.get("referralId")).removeprefix(MESSAGE_PREFIX)
+    referral = session.get(Referral, referral_id, with_for_update=True)
     if referral is None or referral.connector != connector:
         raise NotFound("No referral with that id was sent through this connector.")
     if referral.state != status:

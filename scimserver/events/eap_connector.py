@@ -2,18 +2,18 @@
 
 Each referral is one POST of ``application/json``::
 
-    {"referralId": "5b0c...", "subject": "pid-...", "consentToken": "...",
+    {"subject": "pid-...", "consentToken": "...",
      "moduleId": "wellness-101", "reason": "voluntary_followup"}
 
 ``subject`` is the EAP's own pseudonym for the employee (the connector's
-release policy must be pseudonymous), ``consentToken`` lets the EAP fetch the
-consent receipt, and ``referralId`` is what its status callback names. Nothing
-else about the employee leaves the hub.
+release policy must be pseudonymous) and ``consentToken`` lets the EAP fetch
+the consent receipt. Nothing else leaves the hub.
 
 The request is signed per Standard Webhooks; ``webhook-id`` is
 ``referral_<id>``, the same on every retry and replay, so the EAP can drop a
-repeat. Before each try the consent is checked again: a referral whose consent
-was withdrawn or has expired is cancelled and never sent.
+repeat, and it is the referral's name in the EAP's status callback. Before
+each try the consent is checked again: a referral whose consent was withdrawn
+or has expired is cancelled and never sent.
 
 Options (beside the shared ones of :mod:`scimserver.connectors.config`)::
 
@@ -54,6 +54,8 @@ OWN_KEYS = frozenset(
 )
 USER_AGENT = "scimserver-eap-referral/1"
 WORKER_ACTOR = "worker"
+#: ``webhook-id`` of a referral's delivery: this prefix and the referral's id.
+MESSAGE_PREFIX = "referral_"
 
 
 class EapReferralConnector:
@@ -172,7 +174,7 @@ class EapReferralConnector:
 
     def _post(self, referral_id: str, payload: dict[str, Any]) -> DeliveryOutcome:
         body = json.dumps(payload, separators=(",", ":"))
-        message_id = f"referral_{referral_id}"
+        message_id = f"{MESSAGE_PREFIX}{referral_id}"
         try:
             response = self._client.post(
                 self.url, content=body.encode(), headers=self._headers(message_id, body)
@@ -202,7 +204,6 @@ class EapReferralConnector:
 def minimal_payload(referral: Referral, subject: str) -> dict[str, Any]:
     """Exactly what the EAP receives about a referral."""
     return {
-        "referralId": referral.id,
         "subject": subject,
         "consentToken": referral.consent_token,
         "moduleId": referral.module_id,

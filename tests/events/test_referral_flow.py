@@ -53,14 +53,7 @@ def test_completion_with_consent_reaches_the_eap_with_the_minimal_payload(
     assert eap.refused == []
     [(headers, payload)] = eap.received
     [referral] = referrals(hub)
-    assert set(payload) == {
-        "referralId",
-        "subject",
-        "consentToken",
-        "moduleId",
-        "reason",
-    }
-    assert payload["referralId"] == referral.id
+    assert set(payload) == {"subject", "consentToken", "moduleId", "reason"}
     assert payload["subject"].startswith("pid-") and user_id not in json.dumps(payload)
     assert payload["subject"] != statement["actor"]["account"]["name"]  # EAP's own
     assert payload["consentToken"] == consent_token
@@ -147,17 +140,20 @@ def test_the_eap_reports_status_on_a_signed_callback(hub: Flask, eap: Eap) -> No
     lms(hub).post("/learning-events", xapi_completion("bjensen"))
     drain(hub)
     [referral] = referrals(hub)
+    [(headers, _payload)] = eap.received
+    delivered_as = headers["Webhook-Id"]  # the EAP's only name for the referral
     web = hub.test_client()
 
-    acknowledged = _callback(web, referral.id, "acknowledged", CALLBACK_SECRET)
-    replayed = _callback(web, referral.id, "acknowledged", CALLBACK_SECRET)
+    acknowledged = _callback(web, delivered_as, "acknowledged", CALLBACK_SECRET)
+    replayed = _callback(web, delivered_as, "acknowledged", CALLBACK_SECRET)
+    unknown = _callback(web, "referral_nope", "acknowledged", CALLBACK_SECRET)
     forged = _callback(web, referral.id, "contact_made", "whsec_" + "A" * 44)
     backwards = _callback(web, referral.id, "acknowledged", CALLBACK_SECRET)
     contact = _callback(web, referral.id, "contact_made", CALLBACK_SECRET)
     late = _callback(web, referral.id, "declined", CALLBACK_SECRET)
 
     assert acknowledged.status_code == replayed.status_code == 200
-    assert forged.status_code == 401
+    assert forged.status_code == 401 and unknown.status_code == 404
     assert backwards.status_code == 200  # Already acknowledged: a repeat.
     assert contact.get_json()["state"] == "contact_made"
     assert late.status_code == 409
