@@ -43,6 +43,28 @@ def test_paging_walks_every_user_once(scim: ScimClient, five_users: list[str]) -
     assert seen == ["alice", "bob", "carol", "dave", "eve"]
 
 
+@pytest.mark.parametrize(
+    ("start", "count", "page"),
+    [(1, 2, 2), (5, 2, 1), (4, 2, 2), (6, 2, 0), (9, 2, 0), (1, 10, 5), (2, 5, 4)],
+)
+def test_total_is_the_same_on_every_page(
+    scim: ScimClient, five_users: list[str], start: int, count: int, page: int
+) -> None:
+    body = scim.get(f"/Users?startIndex={start}&count={count}").get_json()
+
+    assert body["totalResults"] == 5
+    assert len(body["Resources"]) == body["itemsPerPage"] == page
+
+
+def test_total_of_a_filter_matching_nothing_is_zero(
+    scim: ScimClient, five_users: list[str]
+) -> None:
+    nobody = quote('userName eq "nobody"')
+    body = scim.get(f"/Users?filter={nobody}").get_json()
+
+    assert body["totalResults"] == 0 and body["Resources"] == []
+
+
 def test_sort_descending(scim: ScimClient, five_users: list[str]) -> None:
     response = scim.get("/Users?sortBy=userName&sortOrder=descending")
 
