@@ -30,6 +30,8 @@ BASE_URL = "http://scim.test"
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 LIFECYCLE = "urn:scimserver:params:scim:schemas:extension:lifecycle:1.0:User"
 SCIM_JSON = "application/scim+json"
+#: Fixtures shared by tests in several folders.
+pytest_plugins = ["tests.support.browser"]
 
 
 @pytest.fixture(scope="session")

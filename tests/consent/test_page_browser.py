@@ -7,115 +7,28 @@ with the keyboard, lands on ``next``, and withdraws again.
 
 from __future__ import annotations
 
-import html
-import os
-import shutil
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from flask import Flask, request
+from flask import Flask
 from selenium import webdriver
-from selenium.common.exceptions import (
-    NoSuchElementException,
-    StaleElementReferenceException,
-)
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.wait import WebDriverWait
-from werkzeug.serving import make_server
 
 from scimserver import create_app, schema_migrations
 from scimserver.db import get_database
 from tests.conftest import ScimClient, make_token
 from tests.sso.upstream.conftest import OFFERS, create_user
-from tests.sso.upstream.saml_idp import Assertion, TestIdp
-
-CHROMIUM = "/usr/bin/chromium"
-#: What reading a page that is being replaced may raise; a wait tries again.
-PAGE_CHANGING = (StaleElementReferenceException, NoSuchElementException)
-CHROMEDRIVER = "/usr/bin/chromedriver"
-#: Flags that let Chromium run headless as root in a container, offline.
-FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
+from tests.sso.upstream.saml_idp import TestIdp
+from tests.support.browser import (
+    PAGE_CHANGING,
+    LiveServer,
+    corporate_login,
+    wait_until,
 )
-
-WsgiApp = Callable[..., Any]
-
-
-@pytest.fixture
-def browser() -> Iterator[webdriver.Chrome]:
-    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        if os.environ.get("CI"):
-            pytest.fail("Chromium is missing; .ci/run installs it")
-        pytest.skip("Chromium is not installed (CI installs it)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.implicitly_wait(5)
-    yield driver
-    driver.quit()
-
-
-class LiveServer:
-    """A WSGI application served on a free loopback port from a thread."""
-
-    def __init__(self) -> None:
-        self.app: WsgiApp | None = None
-        self.server = make_server("127.0.0.1", 0, self._dispatch, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def _dispatch(self, environ: dict[str, Any], start_response: Any) -> Any:
-        assert self.app is not None
-        return self.app(environ, start_response)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.shutdown()
-        self.thread.join()
-
-
-def corporate_login(idp: TestIdp, user: str) -> Flask:
-    """The IdP's pages: a login that answers with an auto-post form (no script)."""
-    app = Flask("corporate_idp")
-
-    @app.get("/sso")
-    def sso() -> str:
-        authn = idp.read_request(request.url)
-        assertion = Assertion(
-            name_id=user,
-            audience=authn.issuer,
-            recipient=authn.acs_url,
-            in_response_to=authn.id,
-        )
-        return (
-            "<!doctype html><title>Corporate login</title>"
-            f'<form method="post" action="{html.escape(authn.acs_url)}">'
-            '<input type="hidden" name="SAMLResponse" '
-            f'value="{idp.response(assertion)}">'
-            '<input type="hidden" name="RelayState" '
-            f'value="{html.escape(authn.relay_state or "")}">'
-            f'<button id="continue">Continue as {html.escape(user)}</button></form>'
-        )
-
-    return app
 
 
 @pytest.fixture
@@ -168,11 +81,9 @@ def test_sign_in_grant_land_on_next_then_withdraw(
     grant = browser.find_element(By.ID, "grant-eap_referral-eap")
     grant.send_keys(Keys.ENTER)  # keyboard only
 
-    WebDriverWait(browser, 20, ignored_exceptions=PAGE_CHANGING).until(
-        lambda b: "learning_records" in b.current_url
-    )
-    current = urlsplit(browser.current_url)
-    assert f"{current.path}?{current.query}" == landing
+    # The consent page's own URL names learning_records too, inside ``next``:
+    # wait for the whole landing address, not a part of it.
+    wait_until(browser, lambda b: _path_and_query(b.current_url) == landing, "next")
     browser.get(f"{hub.url}/account/consent")
     assert "You agreed on" in browser.page_source
     assert len(browser.find_elements(By.PARTIAL_LINK_TEXT, "Download receipt")) == 1
@@ -184,3 +95,8 @@ def test_sign_in_grant_land_on_next_then_withdraw(
     assert "withdrawn" in browser.find_element(By.CSS_SELECTOR, "main").text
     section = browser.find_element(By.CSS_SELECTOR, "section.offer")
     assert "You have not agreed." in section.text
+
+
+def _path_and_query(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"

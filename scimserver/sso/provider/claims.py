@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from scimserver.consent.records import granted_consents
 from scimserver.models import Client, Resource
+from scimserver.policy.client_view import release_policy_for
 from scimserver.policy.dictionary import DataDictionary
 from scimserver.policy.policy_document import PolicyDocument, parse_policy
 from scimserver.policy.pseudonyms import derive_key, pseudonym
@@ -79,18 +80,20 @@ def is_active(resource: Resource | None) -> bool:
 def release_policy(
     session: Session, party: RelyingParty, source: ClaimSource
 ) -> ReleasePolicy:
-    """The policy of the party's SCIM client, its inline policy, or the default."""
-    name, document = party.client_id, None
+    """The policy of the party's SCIM client, its inline policy, or the default.
+
+    A party registered with a SCIM client is released exactly what that client
+    reads through SCIM: the same policy in force, built once per policy digest.
+    """
     if party.scim_client_id is not None:
         client = session.get(Client, party.scim_client_id)
         if client is not None:
-            name, document = client.name, _stored_policy(client.policy, source)
-    elif party.policy is not None:
-        document = _stored_policy(party.policy, source)
+            return release_policy_for(client)
 
+    document = _stored_policy(party.policy, source)
     key = derive_key(source.secret_key)
     return ReleasePolicy.for_client(
-        document, name, source.dictionary, pseudonym_key=key
+        document, party.client_id, source.dictionary, pseudonym_key=key
     )
 
 

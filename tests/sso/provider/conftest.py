@@ -36,7 +36,7 @@ from scimserver.sso import session as hub_session
 from scimserver.sso.provider.context import EXTENSION_KEY
 from scimserver.sso.provider.relying_parties import Registration, register
 from scimserver.sso.provider.server import build_provider
-from tests.conftest import ScimClient, make_token
+from tests.conftest import ScimClient, give_policy, make_token
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 SENSITIVE = (f"{USER}:name", f"{USER}:emails")
@@ -146,7 +146,7 @@ def lms(app: Flask) -> Party:
     """The learning platform: its SCIM client's policy governs its claims."""
     with get_database(app).sessions() as session:
         client, _token = create_client(session, "lms", ["scim:read"])
-        client.policy = LMS_POLICY
+        give_policy(app, session, client, LMS_POLICY)
         session.commit()
     return register_party(
         app,

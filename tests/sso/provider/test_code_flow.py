@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from joserfc.errors import InvalidClaimError
 
+from scimserver.cli import main
 from scimserver.policy.pseudonyms import derive_key, pseudonym
 from tests.sso.provider.conftest import (
     LMS_CALLBACK,
@@ -37,6 +40,30 @@ def test_the_lms_signs_an_employee_in_with_a_verified_id_token(
     assert "at_hash" in signed_in.claims and "auth_time" in signed_in.claims
     assert signed_in.token["token_type"].lower() == "bearer"
     assert "refresh_token" not in signed_in.token
+
+
+def test_a_policy_set_for_the_lms_scim_client_governs_its_next_sign_in(
+    hub: LiveHub, lms: Party, employee: str, tmp_path: Path
+) -> None:
+    browser = browser_for(hub, employee)
+    before = AppClient(hub, lms).sign_in(browser).claims
+    policy = {
+        "read": {
+            "classifications": ["public", "internal"],
+            "deny": [f"{USER}:userName"],
+        }
+    }
+    (tmp_path / "lms.json").write_text(json.dumps(policy))
+
+    changed = hub.app.test_cli_runner().invoke(
+        main, ["clients", "policy", "set", "lms", "--file", str(tmp_path / "lms.json")]
+    )
+    after = AppClient(hub, lms).sign_in(browser).claims
+
+    assert changed.exit_code == 0, changed.output
+    assert before["preferred_username"] == "ada"
+    assert "preferred_username" not in after
+    assert after["name"] == "Ada Lovelace"  # displayName, still released
 
 
 def test_the_code_comes_back_with_the_state(
