@@ -84,7 +84,7 @@ class Resource(Base):
             "ix_scim_resources_display_name", "resource_type", func.lower(display_name)
         ),
         Index("ix_scim_resources_external_id", "resource_type", "external_id"),
-        Index("ix_scim_resources_created", "resource_type", "created"),
+        Index("ix_scim_resources_created_id", "resource_type", "created", "id"),
         Index("ix_scim_resources_last_modified", "resource_type", "last_modified"),
     )
 
