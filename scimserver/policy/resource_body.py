@@ -69,11 +69,19 @@ def prune(
     hold only the sub-attributes the schema defines, as stored bodies do).
     """
     result: dict[str, Any] = {}
-    for located in top_level(resource_type, body):
-        whole = keep_whole is not None and keep_whole(located.path)
-        value = located.value if whole else _pruned(located, keep)
-        if not is_unassigned(value):
-            place(result, located, value)
+    for key, value in body.items():
+        if key == SCHEMAS_KEY:
+            continue
+        path = None if ":" in key else resource_type.top_level_path(None, key)
+        if path is not None and keep_whole is not None and keep_whole(path):
+            if not is_unassigned(value):
+                result[key] = value  # The common case, without a Located.
+            continue
+        for located in top_level(resource_type, {key: value}):
+            whole = keep_whole is not None and keep_whole(located.path)
+            kept = located.value if whole else _pruned(located, keep)
+            if not is_unassigned(kept):
+                place(result, located, kept)
 
     if SCHEMAS_KEY not in body:
         return result
