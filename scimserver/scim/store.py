@@ -15,7 +15,10 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Insert,
+    ScalarResult,
     SQLColumnExpression,
+    TableClause,
     delete,
     func,
     insert,
@@ -25,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from scimserver.models import Membership, Resource, ResourceValue
+from scimserver.models import Membership, Resource, ResourceValue, UtcDateTime
 from scimserver.scim.errors import (
     ConcurrentChange,
     InvalidValue,
@@ -35,12 +38,16 @@ from scimserver.scim.errors import (
 from scimserver.scim.schema import ResourceType
 from scimserver.scim.store_statements import (
     GROUPS_OF,
+    INSERT_RESOURCE_ROWS,
+    INSERT_VALUE_ROWS,
     MEMBER_TYPES,
     MEMBERS_OF,
     PRESENT_MEMBERS,
     RESOURCE_BY_ID,
     TOUCH,
     USER_NAME_CLASH,
+    USER_NAME_PAIRS_TAKEN,
+    USER_NAMES_TAKEN,
     VALUE_ROWS,
 )
 from scimserver.scim.value_index import index_values
@@ -104,6 +111,58 @@ class ResourceStore:
             "created resource_type=%s id=%s", resource.resource_type, resource.id
         )
         return resource
+
+    def create_all(
+        self, new: Sequence[tuple[dict[str, Any], list[dict[str, Any]] | None]]
+    ) -> list[Resource]:
+        """Insert new resources (documents and members) with one INSERT per table.
+
+        For Bulk: check the userNames first with :meth:`first_clash`; the unique
+        index still refuses a clash, with 409 for the lot. The resources returned
+        are not in the session: reading one again loads it from the database.
+        """
+        now = datetime.now(UTC)
+        resources = [self._new(document, now) for document, _members in new]
+        try:
+            self._insert_many(INSERT_RESOURCE_ROWS, [_row(r) for r in resources])
+        except IntegrityError as error:
+            raise UniquenessError(
+                "A unique attribute value is already taken."
+            ) from error
+
+        values = [
+            {**row, "resource_id": resource.id}
+            for resource in resources
+            for row in index_values(self.resource_type, resource.attributes)
+        ]
+        self._insert_many(INSERT_VALUE_ROWS, values)
+        for resource, (_document, members) in zip(resources, new, strict=True):
+            if members:
+                self._add_members(resource.id, members)
+        logger.debug(
+            "created resource_type=%s count=%d", self.resource_type.name, len(new)
+        )
+        return resources
+
+    def first_clash(self, documents: Sequence[dict[str, Any]]) -> int | None:
+        """Where the first document is whose userName is already taken, if any.
+
+        RFC 7643 §4.1.1: userName is unique, compared case-insensitively; taken by
+        a stored resource or by an earlier document of ``documents``. One query.
+        """
+        names = [_user_name_key(document) for document in documents]
+        wanted = sorted({name for name in names if name is not None})
+        if not wanted:
+            return None
+        with self.session.no_autoflush:
+            taken = set(self._taken(wanted))
+
+        for position, name in enumerate(names):
+            if name in taken:
+                return position
+            if name is not None:
+                taken.add(name)
+        return None
 
     def replace(
         self,
@@ -220,6 +279,40 @@ class ResourceStore:
             )
         return found
 
+    def _taken(self, user_names: list[str]) -> ScalarResult[str]:
+        """Which of the lower-cased ``user_names`` resources of the type hold."""
+        type_name = self.resource_type.name
+        if self._on_postgresql():
+            pairs = [(type_name, name) for name in user_names]
+            return self.session.scalars(USER_NAME_PAIRS_TAKEN, {"pairs": pairs})
+        values = {"resource_type": type_name, "user_names": user_names}
+        return self.session.scalars(USER_NAMES_TAKEN, values)
+
+    def _on_postgresql(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
+
+    def _new(self, document: dict[str, Any], now: datetime) -> Resource:
+        """A resource not yet stored, as :meth:`create` would insert it."""
+        resource = Resource(
+            id=str(uuid.uuid4()),
+            resource_type=self.resource_type.name,
+            created=now,
+            last_modified=now,
+            version=1,
+        )
+        self._assign(resource, document)
+        return resource
+
+    def _insert_many(self, statement: Insert, rows: list[dict[str, Any]]) -> None:
+        """Insert ``rows``: as one JSON document on PostgreSQL, else executemany."""
+        if not rows:
+            return
+        if not self._on_postgresql():
+            self.session.execute(insert(statement.table), rows)
+            return
+        _times_as_text(rows, statement.table)
+        self.session.execute(statement, {"rows": rows})
+
     def _assign(self, resource: Resource, document: dict[str, Any]) -> None:
         resource.attributes = document
         resource.external_id = document.get("externalId")
@@ -310,6 +403,40 @@ class ResourceStore:
                 raise InvalidValue(
                     f"member {member['value']} is a {actual}, not a {declared}."
                 )
+
+
+def _row(resource: Resource) -> dict[str, Any]:
+    """The columns of a new resource, for a Core INSERT."""
+    return {
+        "id": resource.id,
+        "resource_type": resource.resource_type,
+        "external_id": resource.external_id,
+        "user_name": resource.user_name,
+        "display_name": resource.display_name,
+        "created": resource.created,
+        "last_modified": resource.last_modified,
+        "version": resource.version,
+        "attributes": resource.attributes,
+        "deprovisioned": None,
+    }
+
+
+def _times_as_text(rows: list[dict[str, Any]], table: TableClause) -> None:
+    """Write the timestamps of ``rows`` in place as naive UTC text, for JSON.
+
+    :class:`UtcDateTime` stores them so; JSON has no timestamps of its own.
+    """
+    names = [c.key for c in table.columns if isinstance(c.type, UtcDateTime)]
+    for row in rows:
+        for name in names:
+            value = row[name]
+            if value is not None:
+                row[name] = value.astimezone(UTC).replace(tzinfo=None).isoformat()
+
+
+def _user_name_key(document: dict[str, Any]) -> str | None:
+    user_name = document.get("userName")
+    return user_name.lower() if isinstance(user_name, str) else None
 
 
 def search_resources(

@@ -13,6 +13,8 @@ one the client can see.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from werkzeug.http import parse_etags
@@ -24,6 +26,7 @@ from scimserver.policy.attribute_changes import changed_paths
 from scimserver.policy.client_view import current_view, load_visible
 from scimserver.scim.deprovisioning import (
     current_deprovisioning,
+    has_active,
     note_reactivation,
     rehire,
     remove,
@@ -41,6 +44,15 @@ from scimserver.scim.validation import split_members, validate_resource
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class NewResource:
+    """A POST body ready to store: its document, members and changed paths."""
+
+    document: dict[str, Any]
+    members: list[dict[str, Any]] | None
+    changed: set[str]
+
+
 def create_resource(store: ResourceStore, payload: dict[str, Any]) -> Resource:
     """RFC 7644 §3.3: validate ``payload`` and store it as a new resource."""
     resource_type = store.resource_type
@@ -54,16 +66,38 @@ def create_resource(store: ResourceStore, payload: dict[str, Any]) -> Resource:
         _check_write(store, changed | _members_named(members or None))
         _audit_write("rehire", store, rehired, set(rehired.attributes))
         return rehired
-    document = validate_resource(resource_type, document)
-    document = protect_secrets(resource_type, document)
-    document = hold_inactive(resource_type, document)
-    changed = changed_paths(resource_type, {}, document)
-    changed |= _members_named(members or None)
-    _check_write(store, changed)
-
-    resource = store.create(document, members)
-    _audit_write("create", store, resource, changed)
+    new = _new_resource(store, document, members)
+    resource = store.create(new.document, new.members)
+    _audit_write("create", store, resource, new.changed)
     return resource
+
+
+def creates_together(store: ResourceStore) -> bool:
+    """Whether POSTs to ``store`` may be prepared first and stored together.
+
+    Not when the client's dialect rehires: each POST may then update a User that
+    an earlier one of the same request changed.
+    """
+    return not (current_dialect().rehires and has_active(store.resource_type))
+
+
+def prepare_create(store: ResourceStore, payload: dict[str, Any]) -> NewResource:
+    """RFC 7644 §3.3: validate a POST body and check the client may write it.
+
+    For Bulk (RFC 7644 §3.7): nothing is stored until :func:`create_all`.
+    """
+    resource_type = store.resource_type
+    payload = current_dialect().prepare_resource(resource_type, payload)
+    document, members = split_members(resource_type, payload)
+    return _new_resource(store, document, members)
+
+
+def create_all(store: ResourceStore, news: Sequence[NewResource]) -> list[Resource]:
+    """Store resources that :func:`prepare_create` accepted, all or none."""
+    resources = store.create_all([(new.document, new.members) for new in news])
+    for new, resource in zip(news, resources, strict=True):
+        _audit_write("create", store, resource, new.changed)
+    return resources
 
 
 def replace_resource(
@@ -137,6 +171,22 @@ def delete_resource(
     remove(store, resource, current_deprovisioning())
     _audit_write("delete", store, resource, set())
     return resource
+
+
+def _new_resource(
+    store: ResourceStore,
+    document: dict[str, Any],
+    members: list[dict[str, Any]] | None,
+) -> NewResource:
+    """Steps every create takes before storing: validate, protect, check policy."""
+    resource_type = store.resource_type
+    document = validate_resource(resource_type, document)
+    document = protect_secrets(resource_type, document)
+    document = hold_inactive(resource_type, document)
+    changed = changed_paths(resource_type, {}, document)
+    changed |= _members_named(members or None)
+    _check_write(store, changed)
+    return NewResource(document, members, changed)
 
 
 def _prepare_update(

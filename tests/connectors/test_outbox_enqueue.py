@@ -29,6 +29,7 @@ from tests.connectors.outbox_support import (
 
 __all__ = ["make_hub", "receiver"]
 
+BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 PILOT_SCOPE = 'scope = { group = "Pilot cohort" }'
 
 
@@ -75,6 +76,35 @@ def test_without_connectors_nothing_is_queued(app: Flask, scim: ScimClient) -> N
     new_user(scim, "bjensen")
 
     assert outbox_rows(app) == []
+
+
+def test_bulk_queues_an_event_per_user_it_stored(
+    make_hub: MakeHub, httpserver: HTTPServer
+) -> None:
+    """POSTs stored together each get their event; the one that failed none."""
+    app = make_hub(webhook_toml(httpserver.url_for(HOOK_PATH)))
+    scim = hris(app)
+    new_user(scim, "taken")
+    operations = [
+        {
+            "method": "POST",
+            "path": "/Users",
+            "bulkId": f"u{n}",
+            "data": {"schemas": [USER], "userName": "TAKEN" if n == 9 else f"u{n}"},
+        }
+        for n in range(12)
+    ]
+    body = {"schemas": [BULK_REQUEST], "Operations": operations}
+
+    response = scim.post("/Bulk", body)
+
+    done = response.get_json()["Operations"]
+    stored = [op["location"].rsplit("/", 1)[1] for op in done if op["status"] == "201"]
+    assert len(stored) == 11
+    events = outbox_rows(app)[1:]
+    assert [(row.event_type, row.resource_id) for row in events] == [
+        ("created", user_id) for user_id in stored
+    ]
 
 
 def _group(scim: ScimClient, name: str, members: list[str]) -> str:

@@ -9,6 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from scimserver.policy.client_settings import Profile
 from scimserver.scim.bulk_plan import References, Step, find_references, plan_steps
 from tests.conftest import BASE_URL, ScimClient, make_token
 from tests.scim.test_api_groups import GROUP, member_ids
@@ -21,6 +22,7 @@ from tests.scim.test_api_users import (
     create_user,
     user_payload,
 )
+from tests.support.clients import profile_client
 
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
@@ -456,9 +458,15 @@ def test_bulk_needs_the_write_scope(app: Flask, client: FlaskClient) -> None:
 def test_a_unique_index_clash_fails_only_its_operation(
     scim: ScimClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A clash caught by the database, not by the pre-check, stays in its savepoint."""
+    """A clash caught by the database, not by the pre-check, stays in its savepoint.
+
+    The last two operations are created together, in one multi-row INSERT.
+    """
     monkeypatch.setattr(
         "scimserver.scim.store.ResourceStore._check_unique", lambda *_args: None
+    )
+    monkeypatch.setattr(
+        "scimserver.scim.store.ResourceStore.first_clash", lambda *_args: None
     )
     before = [post_user(str(n), f"user{n}") for n in range(3)]
     operations = [*before, post_user("a", "same"), post_user("b", "SAME")]
@@ -502,21 +510,137 @@ def test_failures_inside_batches_leave_the_others_applied(scim: ScimClient) -> N
     assert {user["nickName"] for user in nick_names} == {"n29", "n76"}
 
 
-def test_operations_share_savepoints(
-    scim: ScimClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    savepoints: list[object] = []
+@pytest.fixture
+def savepoints(monkeypatch: pytest.MonkeyPatch) -> list[Session]:
+    """The sessions of every savepoint begun while the test runs, in order."""
+    begun: list[Session] = []
     begin_nested = Session.begin_nested
 
     def counted(session: Session) -> Any:
-        savepoints.append(session)
+        begun.append(session)
         return begin_nested(session)
 
     monkeypatch.setattr(Session, "begin_nested", counted)
+    return begun
+
+
+def test_operations_share_savepoints(
+    scim: ScimClient, savepoints: list[Session]
+) -> None:
     operations = [post_user(f"u{n}", f"user{n}") for n in range(40)]
 
     assert statuses(send(scim, *operations)) == ["201"] * 40
     assert len(savepoints) < 10
+
+
+def test_users_created_together_read_back_as_posted(scim: ScimClient) -> None:
+    """Batches of POSTs are stored together; each reads back as a POST's would."""
+    operations = [
+        post_user(
+            f"u{n}",
+            f"User{n}",
+            externalId=f"E{n}",
+            schemas=[USER, ENTERPRISE],
+            **{ENTERPRISE: {"employeeNumber": str(n)}},
+        )
+        for n in range(12)
+    ]
+
+    done = results(send(scim, *operations))
+
+    assert [result["status"] for result in done] == ["201"] * 12
+    for n, result in enumerate(done):
+        user = scim.get(f"/Users/{id_of(result)}").get_json()
+        assert user["userName"] == f"User{n}"
+        assert user["externalId"] == f"E{n}"
+        assert user["emails"] == [{"value": f"User{n}@example.com", "type": "work"}]
+        assert user[ENTERPRISE] == {"employeeNumber": str(n)}
+        assert user["meta"]["version"] == result["version"]
+        assert user["meta"]["location"] == result["location"]
+        assert user["meta"]["created"] == user["meta"]["lastModified"]
+    found = scim.get('/Users?filter=emails.value eq "user7@example.com"').get_json()
+    assert [user["userName"] for user in found["Resources"]] == ["User7"]
+    found = scim.get(f'/Users?filter={ENTERPRISE}:employeeNumber eq "9"').get_json()
+    assert [user["userName"] for user in found["Resources"]] == ["User9"]
+
+
+def test_a_user_name_repeated_in_a_batch_fails_only_the_later_one(
+    scim: ScimClient,
+) -> None:
+    """Operations 7 to 14 share a batch (1, 2, 4, then 8 operations)."""
+    operations = [post_user(f"u{n}", f"user{n}") for n in range(16)]
+    operations[12] = post_user("u12", "USER8")
+
+    response = send(scim, *operations)
+
+    done = statuses(response)
+    assert done == ["201"] * 12 + ["409"] + ["201"] * 3
+    assert results(response)[12]["response"]["scimType"] == "uniqueness"
+    assert count(scim, "/Users") == 15
+
+
+def test_a_user_name_already_stored_fails_only_its_operation(
+    scim: ScimClient,
+) -> None:
+    create_user(scim, "taken")
+    operations = [post_user(f"u{n}", f"user{n}") for n in range(12)]
+    operations[6] = post_user("u6", "Taken")
+
+    response = send(scim, *operations)
+
+    assert statuses(response) == ["201"] * 6 + ["409"] + ["201"] * 5
+    assert results(response)[6]["response"]["scimType"] == "uniqueness"
+    assert count(scim, "/Users") == 12
+
+
+def test_a_failure_in_a_batch_costs_one_retry_of_the_others(
+    scim: ScimClient, savepoints: list[Session]
+) -> None:
+    """The operations before the failed one run again together, not one by one."""
+    operations = [post_user(f"u{n}", f"user{n}") for n in range(64)]
+    operations[45] = {"method": "POST", "path": "/Users", "bulkId": "x", "data": {}}
+
+    done = statuses(send(scim, *operations))
+
+    assert [n for n, status in enumerate(done) if status != "201"] == [45]
+    # 1, 2, 4, 8, 16, then 32 that fail at 45; 14 again, 45 alone, 1, 2, 4, 8, 3.
+    assert len(savepoints) == 13
+
+
+def test_groups_created_together_keep_their_members(scim: ScimClient) -> None:
+    alice, bob = create_user(scim, "alice")["id"], create_user(scim, "bob")["id"]
+    operations = [post_group(f"g{n}", f"team{n}", alice, bob) for n in range(6)]
+    operations[4] = post_group("g4", "team4", alice, "no-such-user")
+
+    response = send(scim, *operations)
+
+    assert statuses(response) == ["201"] * 4 + ["400"] + ["201"]
+    assert results(response)[4]["response"]["scimType"] == "invalidValue"
+    for result in results(response)[:4]:
+        group = scim.get(f"/Groups/{id_of(result)}").get_json()
+        assert sorted(member_ids(group)) == sorted([alice, bob])
+
+
+@pytest.mark.parametrize("profile", [Profile.ENTRA, Profile.OKTA])
+def test_a_rehiring_profile_rehires_in_a_batch(
+    app: Flask, client: FlaskClient, profile: Profile
+) -> None:
+    """POSTs that may rehire are applied one after the other, in order."""
+    scim = profile_client(app, client, profile)
+    user = create_user(scim, "jdoe", externalId="emp-42")
+    deactivate = {"op": "replace", "path": "active", "value": False}
+    scim.patch(
+        f"/Users/{user['id']}", {"schemas": [PATCH_OP], "Operations": [deactivate]}
+    )
+    operations = [post_user(f"u{n}", f"user{n}") for n in range(6)]
+    operations[4] = post_user("u4", "jdoe2", externalId="emp-42")
+
+    done = results(send(scim, *operations))
+
+    assert [result["status"] for result in done] == ["201"] * 6
+    assert id_of(done[4]) == user["id"]
+    assert scim.get(f"/Users/{user['id']}").get_json()["userName"] == "jdoe2"
+    assert count(scim, "/Users") == 6
 
 
 def refs(*needed: str, deferrable: tuple[str, ...] = ()) -> References:
