@@ -13,10 +13,17 @@ from urllib.parse import urlencode
 from flask import Blueprint, Flask, redirect, render_template, request
 from werkzeug.wrappers import Response
 
-from scimserver.sso import config, csrf, error_page, oidc_rp, saml
+from scimserver.sso import config, csrf, error_page, oidc_rp, saml, saml_logout
 from scimserver.sso.config import OidcIdp, SamlIdp, sso_config
 from scimserver.sso.next_path import safe_next
-from scimserver.sso.session import sign_out
+from scimserver.sso.saml_subject import SamlSubject
+from scimserver.sso.session import (
+    sign_out,
+    signed_in_method,
+    signed_in_user_id,
+    upstream_record,
+)
+from scimserver.sso.signout import record_logout, signed_out_page
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +36,7 @@ def init_app(app: Flask) -> None:
     """Read the SSO configuration and register the upstream login endpoints."""
     config.init_app(app)
     csrf.init_app(app)
-    for part in (blueprint, saml.blueprint, oidc_rp.blueprint):
+    for part in (blueprint, saml.blueprint, saml_logout.blueprint, oidc_rp.blueprint):
         app.register_blueprint(part)
 
 
@@ -55,10 +62,31 @@ def choose() -> Response:
 
 @blueprint.post("/logout")
 def logout() -> Response:
-    """End the hub session (the upstream IdP's session is not touched)."""
+    """End the hub session, then the SAML IdP's session where it offers SLO.
+
+    ``next``, optional, is where to land once the IdP has answered; without it
+    the signed-out page is shown. After an OpenID Connect login, or with an IdP
+    that has no single logout service, only the hub session ends.
+    """
     csrf.check_csrf()
+    next_path = safe_next(request.form.get("next")) if "next" in request.form else ""
+    if next_path is None:
+        return _page("sso/refused.html", 400, message=_BAD_NEXT, reason="bad_next")
+
+    user_id, method = signed_in_user_id(), signed_in_method()
+    subject = SamlSubject.from_record(upstream_record())
     sign_out()
-    return _page("sso/signed_out.html", 200)
+    upstream = None if subject is None else saml_logout.start_logout(subject, next_path)
+    if user_id is not None:
+        detail = {
+            "idp": None if subject is None else subject.idp_alias,
+            "method": method,
+            "initiated_by": "sp",
+            "message": None if upstream is None else saml_logout.LOGOUT_REQUEST,
+            "session_ended": True,
+        }
+        record_logout(detail, user_id)
+    return upstream or signed_out_page()
 
 
 def login_url(idp: SamlIdp | OidcIdp, next_path: str) -> str:

@@ -4,7 +4,8 @@ SAML 2.0 Core §3.2.2 and Web SSO profile §4.1.4.3: a response answers the
 request named by ``InResponseTo``; python3-saml checks the match only when
 given the id, so the hub keeps every AuthnRequest id it sent and consumes it
 when the answer arrives. OpenID Connect keeps its ``state``, ``nonce`` and PKCE
-verifier the same way (OpenID Connect Core §3.1.2.1, RFC 7636 §4).
+verifier the same way (OpenID Connect Core §3.1.2.1, RFC 7636 §4), and SAML
+single logout its LogoutRequest ids (Core §3.7.1, protocol ``saml-slo``).
 A request is consumed once; an expired one counts as unknown.
 """
 
@@ -54,20 +55,27 @@ def remember(session: Session, pending: PendingLogin, now: datetime) -> None:
 
 
 def consume(
-    session: Session, request_id: str, idp_alias: str, now: datetime
+    session: Session,
+    request_id: str,
+    idp_alias: str,
+    now: datetime,
+    protocol: str | None = None,
 ) -> PendingLogin | None:
     """Take the outstanding request ``request_id`` of ``idp_alias``, or None.
 
     The row is deleted in the caller's transaction, and only the caller whose
     DELETE removed it gets it, so two answers to one request cannot both pass.
+    With ``protocol``, only a request of that protocol is taken, so that the
+    answer to a logout cannot use up a login and the other way round.
     """
-    row = session.scalar(
-        select(LoginRequest).where(
-            LoginRequest.id == request_id,
-            LoginRequest.idp_alias == idp_alias,
-            LoginRequest.expires_at > now,
-        )
+    query = select(LoginRequest).where(
+        LoginRequest.id == request_id,
+        LoginRequest.idp_alias == idp_alias,
+        LoginRequest.expires_at > now,
     )
+    if protocol is not None:
+        query = query.where(LoginRequest.protocol == protocol)
+    row = session.scalar(query)
     if row is None:
         return None
     removed = session.execute(delete(LoginRequest).where(LoginRequest.id == request_id))

@@ -5,6 +5,7 @@
   binding (SAML 2.0 Bindings §3.4).
 - ``POST /sso/saml/<alias>/acs``: the assertion consumer service, HTTP-POST
   binding (Bindings §3.5; Profiles §4.1.4).
+- Single logout lives in :mod:`.saml_logout`.
 
 python3-saml validates signatures, conditions, audience and destination; the
 hub adds what it leaves to the application: the ``InResponseTo`` must name an
@@ -36,6 +37,7 @@ from scimserver.sso.linking import UpstreamIdentity
 from scimserver.sso.login_requests import PendingLogin
 from scimserver.sso.next_path import HOME, safe_next
 from scimserver.sso.saml_settings import PREFIX, request_data, saml_settings
+from scimserver.sso.saml_subject import SamlSubject
 from scimserver.sso.signin import complete_login, refuse, utc_now
 
 logger = logging.getLogger(__name__)
@@ -80,7 +82,7 @@ MESSAGES = {
 
 
 @dataclass(frozen=True)
-class _Provider:
+class Provider:
     """One configured IdP with the python3-saml settings of its SP."""
 
     idp: SamlIdp
@@ -91,7 +93,7 @@ class _Provider:
 @blueprint.get("/<alias>/metadata")
 def metadata(alias: str) -> Response:
     """The SP metadata an IdP administrator imports (SAML 2.0 Metadata §2.4.4)."""
-    provider = _provider(alias)
+    provider = find_provider(alias)
     document = provider.settings.get_sp_metadata()
     return Response(document, mimetype=METADATA_MEDIA_TYPE)
 
@@ -99,7 +101,7 @@ def metadata(alias: str) -> Response:
 @blueprint.get("/<alias>/login")
 def login(alias: str) -> Response:
     """Send the browser to the IdP with an AuthnRequest (HTTP-Redirect binding)."""
-    provider = _provider(alias)
+    provider = find_provider(alias)
     next_path = safe_next(request.args.get("next"))
     if next_path is None:
         return _refuse(alias, "bad_next", status=400)
@@ -118,7 +120,7 @@ def login(alias: str) -> Response:
 @blueprint.post("/<alias>/acs")
 def assertion_consumer_service(alias: str) -> Response:
     """Check a SAML response and sign its subject in (Profiles §4.1.4.3)."""
-    provider = _provider(alias)
+    provider = find_provider(alias)
     encoded = request.form.get("SAMLResponse", "")
     try:
         response = OneLogin_Saml2_Response(provider.settings, encoded)
@@ -147,20 +149,22 @@ def assertion_consumer_service(alias: str) -> Response:
         idp_alias=alias,
         method=METHOD,
         next_path=next_path,
+        upstream=SamlSubject.from_response(alias, response).record(),
     )
 
 
-def _provider(alias: str) -> _Provider:
+def find_provider(alias: str) -> Provider:
+    """The IdP configured as ``alias`` with its SP settings; 404 when none is."""
     config = sso_config()
     idp = config.saml.get(alias)
     if idp is None:
         abort(404)
     base_url = scim_api.settings().base_url
-    return _Provider(idp, saml_settings(idp, base_url, config.sp_keys), base_url)
+    return Provider(idp, saml_settings(idp, base_url, config.sp_keys), base_url)
 
 
 def _answered_request(
-    provider: _Provider, response: OneLogin_Saml2_Response, now: datetime
+    provider: Provider, response: OneLogin_Saml2_Response, now: datetime
 ) -> tuple[str, str | None]:
     """Where the answered request wanted to go, or why it may not be answered.
 
@@ -176,7 +180,7 @@ def _answered_request(
         return safe_next(request.form.get("RelayState")) or HOME, None
 
     pending = login_requests.consume(
-        get_session(), str(in_response_to), provider.idp.alias, now
+        get_session(), str(in_response_to), provider.idp.alias, now, METHOD
     )
     if pending is None:
         return HOME, "unknown_request"
@@ -184,7 +188,7 @@ def _answered_request(
 
 
 def _invalid_reason(
-    provider: _Provider, response: OneLogin_Saml2_Response
+    provider: Provider, response: OneLogin_Saml2_Response
 ) -> str | None:
     """Validate with python3-saml; the refusal reason, or None when valid."""
     data = request_data(request, provider.base_url)

@@ -25,9 +25,13 @@ PREFIX = "/sso/saml"
 
 
 def sp_urls(base_url: str, alias: str) -> dict[str, str]:
-    """The hub's SAML endpoints for ``alias``: metadata (entity id) and ACS."""
+    """The hub's SAML endpoints for ``alias``: metadata (entity id), ACS, SLS."""
     root = f"{base_url.rstrip('/')}{PREFIX}/{alias}"
-    return {"entity_id": f"{root}/metadata", "acs": f"{root}/acs"}
+    return {
+        "entity_id": f"{root}/metadata",
+        "acs": f"{root}/acs",
+        "sls": f"{root}/sls",
+    }
 
 
 def saml_settings(
@@ -43,6 +47,11 @@ def saml_settings(
         },
         "NameIDFormat": Saml.NAMEID_UNSPECIFIED,
     }
+    if idp.slo_url is not None:
+        sp["singleLogoutService"] = {
+            "url": urls["sls"],
+            "binding": Saml.BINDING_HTTP_REDIRECT,
+        }
     if sp_keys is not None:
         sp["x509cert"] = sp_keys.certificate
         sp["privateKey"] = sp_keys.private_key
@@ -62,7 +71,9 @@ def request_data(request: Request, base_url: str) -> dict[str, Any]:
 
     Behind a proxy the server's own view of its host differs from the URL the
     IdP posts to, and python3-saml compares ``Destination`` and ``Recipient``
-    with this URL (SAML 2.0 Bindings §3.5.5.2).
+    with this URL (SAML 2.0 Bindings §3.5.5.2). A signature of the
+    HTTP-Redirect binding is checked over the query string as it arrived
+    (Bindings §3.4.4.1), not over a re-encoding that may differ from the IdP's.
     """
     public = urlsplit(base_url)
     return {
@@ -71,6 +82,8 @@ def request_data(request: Request, base_url: str) -> dict[str, Any]:
         "script_name": public.path.rstrip("/") + request.path,
         "get_data": request.args.to_dict(),
         "post_data": request.form.to_dict(),
+        "query_string": request.query_string.decode("ascii", "replace"),
+        "validate_signature_from_qs": True,
     }
 
 

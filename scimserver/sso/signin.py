@@ -39,8 +39,12 @@ def complete_login(
     idp_alias: str,
     method: str,
     next_path: str,
+    upstream: dict[str, str | None] | None = None,
 ) -> Response:
-    """Sign in the User of ``identity`` and send them to ``next_path``."""
+    """Sign in the User of ``identity`` and send them to ``next_path``.
+
+    ``upstream`` goes into the session for a later single logout.
+    """
     session = get_session()
     try:
         linked = resolve_user(
@@ -66,7 +70,7 @@ def complete_login(
         actor=ACTOR,
     )
     session.commit()
-    sign_in(linked.user_id, issuer=identity.issuer, method=method)
+    sign_in(linked.user_id, issuer=identity.issuer, method=method, upstream=upstream)
     return redirect(next_path, code=303)
 
 

@@ -5,6 +5,8 @@ SAML 2.0 Bindings §3.4.4.1) and answers with a Response whose Assertion is
 signed with an RSA key made by ``cryptography`` (enveloped signature, exclusive
 C14N, RSA-SHA256, as SAML 2.0 Core §5 prescribes). Options spoil one part of
 the response at a time, so that each refusal of the hub can be shown.
+
+For single logout (:mod:`.saml_slo`) it speaks the HTTP-Redirect binding too.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ class Assertion:
     lifetime: timedelta = timedelta(minutes=5)
     signature_algorithm: str = "rsa-sha256"
     sign: bool = True
+    session_index: str = field(default_factory=lambda: f"_s{uuid.uuid4().hex}")
 
 
 class TestIdp:
@@ -173,7 +176,7 @@ class TestIdp:
             element,
             f"{{{ASSERTION}}}AuthnStatement",
             AuthnInstant=_instant(issued),
-            SessionIndex=f"_s{uuid.uuid4().hex}",
+            SessionIndex=assertion.session_index,
         )
         context = etree.SubElement(statement, f"{{{ASSERTION}}}AuthnContext")
         etree.SubElement(
