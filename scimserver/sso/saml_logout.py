@@ -87,7 +87,9 @@ MESSAGES = {
 def start_logout(subject: SamlSubject, next_path: str) -> Response | None:
     """Send the browser to the IdP with a LogoutRequest for ``subject``.
 
-    None when the IdP of ``subject`` has no single logout service (any more).
+    None when the IdP of ``subject`` has no single logout service (any more),
+    or when the request cannot be built (a broken SP key): the person then sees
+    the signed-out page of the hub only.
     The hub session has ended already; the LogoutResponse lands on
     ``next_path``, or on the signed-out page when it is empty.
     """
@@ -97,14 +99,23 @@ def start_logout(subject: SamlSubject, next_path: str) -> Response | None:
 
     provider = find_provider(subject.idp_alias)
     auth = _auth(provider)
-    url = auth.logout(
-        return_to=next_path or None,
-        name_id=subject.name_id,
-        session_index=subject.session_index,
-        nq=subject.name_qualifier,
-        name_id_format=subject.name_id_format,
-        spnq=subject.sp_name_qualifier,
-    )
+    try:
+        url = auth.logout(
+            return_to=next_path or None,
+            name_id=subject.name_id,
+            session_index=subject.session_index,
+            nq=subject.name_qualifier,
+            name_id_format=subject.name_id_format,
+            spnq=subject.sp_name_qualifier,
+        )
+    except (OneLogin_Saml2_Error, xmlsec.Error) as error:
+        # The hub session has ended; the IdP's is left for the person to end.
+        logger.error(
+            "saml logout request not built idp=%s error=%s",
+            subject.idp_alias,
+            type(error).__name__,
+        )
+        return None
     pending = PendingLogin(
         auth.get_last_request_id(), subject.idp_alias, PROTOCOL, next_path
     )

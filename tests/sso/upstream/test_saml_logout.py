@@ -10,6 +10,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from lxml import etree
+from onelogin.saml2.auth import OneLogin_Saml2_Auth
+from onelogin.saml2.errors import OneLogin_Saml2_Error
 from sqlalchemy import select
 
 from scimserver.audit.models import AuditEntry
@@ -196,6 +198,36 @@ def test_without_slo_url_only_the_hub_session_ends(
     assert client.get("/sso/saml/partner/sls").status_code == 404
     with get_database(app).sessions() as session:
         assert session.scalars(select(LoginRequest)).all() == []
+
+
+def test_a_logout_request_that_cannot_be_built_still_signs_out_of_the_hub(
+    client: FlaskClient,
+    scim: ScimClient,
+    app: Flask,
+    corp_idp: TestIdp,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """python3-saml failing to sign (say, a key replaced by a broken one).
+
+    The failure is injected: the SP key is read once at start-up, so a broken key
+    file cannot be swapped in under a running app.
+    """
+    user_id, _ = sign_in(client, scim, corp_idp)
+
+    def broken(*args: object, **kwargs: object) -> str:
+        raise OneLogin_Saml2_Error(
+            "cannot sign", OneLogin_Saml2_Error.SP_CERTS_NOT_FOUND
+        )
+
+    monkeypatch.setattr(OneLogin_Saml2_Auth, "logout", broken)
+    response = sign_out(client)
+
+    assert response.status_code == 200
+    assert "You are signed out" in response.get_data(as_text=True)
+    assert needs_login(client)
+    [entry] = audit_entries(app, "sso.logout")
+    assert entry.resource_id == user_id
+    assert entry.detail["message"] is None
 
 
 def test_idp_initiated_logout_ends_the_session_and_is_answered(
