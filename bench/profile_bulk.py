@@ -29,7 +29,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import text  # noqa: E402
 
 from bench.profile_requests import _environment  # noqa: E402
 from bench.run import _bulk_body, _token, database  # noqa: E402
@@ -71,8 +70,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         engine = get_database(app).engine
         registry = app.extensions[REGISTRY_KEY]
         seed(engine, registry, arguments.users, arguments.big_group)
-        with engine.begin() as connection:
-            connection.execute(text("ANALYZE"))
         headers = {"Authorization": f"Bearer {_token(app)}"}
         client = app.test_client()
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Dialect,
@@ -91,6 +92,21 @@ class Resource(Base):
     #: Every UPDATE checks and raises ``version``: two requests that change the same
     #: resource at once cannot both win (optimistic locking).
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class ResourceCount(Base):
+    """How many resources of a type there are, summed over shards.
+
+    Triggers of migration 0080 keep the rows in step with ``scim_resources`` in
+    the writing transaction; nothing else writes them. A list without a filter
+    reads its ``totalResults`` here instead of counting every row.
+    """
+
+    __tablename__ = "scim_resource_counts"
+
+    resource_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    total: Mapped[int] = mapped_column(BigInteger)
 
 
 class ResourceValue(Base):

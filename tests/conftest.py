@@ -19,7 +19,7 @@ from scimserver import create_app, schema_migrations
 from scimserver.audit.log import GENESIS, HEAD_ID
 from scimserver.audit.models import AuditHead
 from scimserver.db import get_database
-from scimserver.models import Base, Client
+from scimserver.models import Base, Client, ResourceCount
 from scimserver.policy.client_policies import set_policy
 from scimserver.policy.client_view import EXTENSION_KEY
 from scimserver.policy.clients import create_client
@@ -95,10 +95,14 @@ def app(database_url: str, schema_dir: str) -> Iterator[Flask]:
 
 
 def empty_database(app: Flask) -> None:
-    """Delete every row, keeping the audit log's head row at its start."""
+    """Delete every row, keeping the audit log's head row at its start.
+
+    The resource counts go last: deleting resources writes them (by trigger).
+    """
     with get_database(app).engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(delete(table))
+        connection.execute(delete(ResourceCount))
         connection.execute(
             insert(AuditHead).values(id=HEAD_ID, seq=0, chain_hash=GENESIS)
         )

@@ -35,7 +35,6 @@ from sqlalchemy import (
     SQLColumnExpression,
     and_,
     case,
-    func,
     or_,
     select,
 )
@@ -44,7 +43,7 @@ from sqlalchemy.orm import Session
 from scimserver.config import Settings
 from scimserver.models import Resource
 from scimserver.scim.errors import ExpiredCursor, InvalidCursor, InvalidValue
-from scimserver.scim.store import Page
+from scimserver.scim.store import Page, count_resources
 from scimserver.scim.value_index import parse_datetime
 
 logger = logging.getLogger(__name__)
@@ -189,6 +188,8 @@ class Keyset:
     sort_key: SQLColumnExpression[Any]
     descending: bool
     count: int
+    #: The resource types whose every resource ``condition`` matches, if so.
+    every_of: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -211,11 +212,9 @@ def read_page(session: Session, keyset: Keyset, request: CursorRequest) -> Curso
         logger.info("cursor refused: it was issued for another query")
         raise _invalid()
 
-    total = session.scalar(
-        select(func.count()).select_from(Resource).where(keyset.condition)
-    )
+    total = count_resources(session, keyset.condition, keyset.every_of)
     if keyset.count == 0:
-        return CursorPage(total or 0, [])
+        return CursorPage(total, [])
 
     rows = _walk(session, keyset, position)
     more = len(rows) > keyset.count
@@ -226,7 +225,7 @@ def read_page(session: Session, keyset: Keyset, request: CursorRequest) -> Curso
         request.codec, digest, position, rows, more
     )
     return CursorPage(
-        total or 0,
+        total,
         [resource for resource, _value in rows],
         next_cursor=next_cursor,
         previous_cursor=previous_cursor,

@@ -46,15 +46,21 @@ def run_query(
     ``scope`` checks the filter and narrows the result; without one, the query
     sees every resource (operator tools).
     """
-    conditions = _conditions(resource_types, query, scope)
+    conditions, narrowed = _conditions(resource_types, query, scope)
     condition = or_(*conditions) if conditions else false()
+    every_of = [] if narrowed else [rt.name for rt in resource_types]
     if query.cursor is not None:
-        keyset = _keyset(resource_types, query, condition)
+        keyset = _keyset(resource_types, query, condition, every_of)
         return read_page(session, keyset, query.cursor)
 
     order_by = _order_by(resource_types, query)
     return search_resources(
-        session, condition, order_by, offset=query.start_index - 1, limit=query.count
+        session,
+        condition,
+        order_by,
+        offset=query.start_index - 1,
+        limit=query.count,
+        every_of=every_of,
     )
 
 
@@ -62,8 +68,14 @@ def _conditions(
     resource_types: Sequence[ResourceType],
     query: ListQuery,
     scope: QueryScope | None,
-) -> list[ColumnElement[bool]]:
+) -> tuple[list[ColumnElement[bool]], bool]:
+    """The condition per resource type, and whether any narrows its type.
+
+    A type is not narrowed when neither a filter nor the client's scope (a
+    cohort) leaves out any of its resources.
+    """
     conditions: list[ColumnElement[bool]] = []
+    narrowed = False
     first_error: InvalidFilter | None = None
 
     for resource_type in resource_types:
@@ -82,10 +94,11 @@ def _conditions(
             continue
         of_type = Resource.resource_type == resource_type.name
         conditions.append(of_type if where is None else and_(of_type, where))
+        narrowed = narrowed or where is not None
 
     if not conditions and first_error is not None:
         raise first_error
-    return conditions
+    return conditions, narrowed or first_error is not None
 
 
 def _order_by(
@@ -100,6 +113,7 @@ def _keyset(
     resource_types: Sequence[ResourceType],
     query: ListQuery,
     condition: ColumnElement[bool],
+    every_of: Sequence[str],
 ) -> Keyset:
     """RFC 9865: the cursor walk of ``query``; its cursors name types, filter, sort."""
     sort_by = (query.sort_by or "").lower()
@@ -111,6 +125,7 @@ def _keyset(
         sort_key=_sort_key(resource_types, query),
         descending=query.descending,
         count=query.count,
+        every_of=tuple(every_of),
     )
 
 

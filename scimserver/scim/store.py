@@ -45,6 +45,7 @@ from scimserver.scim.store_statements import (
     PRESENT_MEMBERS,
     RESOURCE_BY_ID,
     TOUCH,
+    TYPES_TOTAL,
     USER_NAME_CLASH,
     USER_NAME_PAIRS_TAKEN,
     USER_NAMES_TAKEN,
@@ -445,12 +446,16 @@ def search_resources(
     order_by: Sequence[SQLColumnExpression[Any]],
     offset: int,
     limit: int,
+    every_of: Sequence[str] = (),
 ) -> Page:
     """Load one page of the resources matching ``condition`` and count them all.
 
     A page that ends before ``limit`` holds the last match, so its position
     gives the count; only a full page (or an empty one past the start) needs
     ``count(*)``, which for a filter matching one User is half the work.
+    ``every_of`` names the resource types when ``condition`` matches every
+    resource of them and nothing else: the counts that triggers keep then give
+    the total.
     """
     resources: Sequence[Resource] = []
     if limit > 0:
@@ -465,5 +470,16 @@ def search_resources(
     if len(resources) < limit and (resources or offset == 0):
         return Page(offset + len(resources), resources)
 
-    total = session.scalar(select(func.count()).select_from(Resource).where(condition))
-    return Page(total or 0, resources)
+    return Page(count_resources(session, condition, every_of), resources)
+
+
+def count_resources(
+    session: Session, condition: ColumnElement[bool], every_of: Sequence[str] = ()
+) -> int:
+    """How many resources match ``condition`` (see :func:`search_resources`)."""
+    if every_of:
+        total = session.scalar(TYPES_TOTAL, {"resource_types": list(every_of)})
+    else:
+        query = select(func.count()).select_from(Resource).where(condition)
+        total = session.scalar(query)
+    return int(total or 0)

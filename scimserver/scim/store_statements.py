@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
-from scimserver.models import Membership, Resource, ResourceValue
+from scimserver.models import Membership, Resource, ResourceCount, ResourceValue
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,11 @@ def _insert_json_rows(table: Table) -> Insert:
 #: rows goes to the plain INSERT, which the driver runs as executemany).
 INSERT_RESOURCE_ROWS = _insert_json_rows(RESOURCE_ROWS)
 INSERT_VALUE_ROWS = _insert_json_rows(VALUE_ROWS)
+
+#: How many resources the given types hold (kept by triggers: migration 0080).
+TYPES_TOTAL = select(func.coalesce(func.sum(ResourceCount.total), 0)).where(
+    ResourceCount.resource_type.in_(bindparam("resource_types", expanding=True))
+)
 
 #: One resource by primary key (what ``Session.get`` runs, without its overhead).
 RESOURCE_BY_ID = select(Resource).where(Resource.id == bindparam("resource_id"))

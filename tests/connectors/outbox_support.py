@@ -21,19 +21,16 @@ from typing import Any
 import pytest
 from flask import Flask
 from pytest_httpserver import HTTPServer
-from sqlalchemy import delete, insert, select
+from sqlalchemy import select
 from standardwebhooks import Webhook
 from werkzeug import Request, Response
 
 from scimserver import create_app
-from scimserver.audit.log import GENESIS, HEAD_ID
-from scimserver.audit.models import AuditHead
 from scimserver.cli import main
 from scimserver.connectors.models import DeliveryAttempt, OutboxEvent
 from scimserver.connectors.worker import DeliveryWorker
 from scimserver.db import get_database
-from scimserver.models import Base
-from tests.conftest import BASE_URL, ScimClient, make_token
+from tests.conftest import BASE_URL, ScimClient, empty_database, make_token
 
 SECRET_ENV = "OUTBOX_TEST_WEBHOOK_SECRET"
 OLD_SECRET_ENV = "OUTBOX_TEST_WEBHOOK_SECRET_OLD"
@@ -153,18 +150,9 @@ def make_hub(
 
     yield make
     if apps:
-        _wipe(apps[0])
+        empty_database(apps[0])
     for app in apps:
         get_database(app).dispose()
-
-
-def _wipe(app: Flask) -> None:
-    with get_database(app).engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            connection.execute(delete(table))
-        connection.execute(
-            insert(AuditHead).values(id=HEAD_ID, seq=0, chain_hash=GENESIS)
-        )
 
 
 def hris(app: Flask) -> ScimClient:

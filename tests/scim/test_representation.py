@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scimserver.scim.representation import Projection
@@ -48,6 +48,8 @@ def user_bodies(draw: st.DrawFn) -> dict[str, Any]:
     return body
 
 
+# No deadline: a loaded CI machine can take longer than the default 200 ms.
+@settings(deadline=None)
 @given(body=user_bodies())
 def test_a_request_naming_no_attributes_gets_what_the_full_walk_gives(
     users: ResourceType, body: dict[str, Any]
