@@ -21,7 +21,7 @@ nothing is filtered: those callers act for the operator.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -52,6 +52,9 @@ logger = logging.getLogger(__name__)
 
 EXTENSION_KEY = "scimserver.release"
 AUDITED_CLASSIFICATIONS = ("restricted", "sensitive")
+#: Sets of body keys whose audited attributes one request remembers; clients
+#: choose the keys of what they write, so the memory stays bounded.
+MAX_REMEMBERED_SHAPES = 64
 
 
 @dataclass
@@ -134,6 +137,7 @@ class ClientView:
         self.dictionary = dictionary
         self._audited_paths: dict[PathKey, bool] = {}
         self._audited_names: dict[tuple[str, str | None, str], str | None] = {}
+        self._audited_shapes: dict[tuple[object, ...], frozenset[str]] = {}
         self._sanctioned: set[tuple[str, frozenset[str]]] = set()
 
     def resolve_id(self, resource_type: ResourceType, resource_id: str) -> str:
@@ -314,17 +318,29 @@ class ClientView:
 
     def _audited_in(
         self, resource_type: ResourceType, body: dict[str, Any]
-    ) -> set[str]:
-        """The audited attributes that ``body`` holds, by their canonical paths."""
-        found: set[str | None] = set()
+    ) -> frozenset[str]:
+        """The audited attributes that ``body`` holds, by their canonical paths.
+
+        Bodies of one type mostly hold the same keys, so the answer is kept per
+        set of keys (those of extensions included) for the request.
+        """
+        shape = (resource_type.id, *_keys(body))
+        found = self._audited_shapes.get(shape)
+        if found is not None:
+            return found
+
+        names: set[str | None] = set()
         for key, value in body.items():
             if isinstance(value, dict) and ":" in key:
-                found.update(
+                names.update(
                     self._audited_name(resource_type, key, inner) for inner in value
                 )
             else:
-                found.add(self._audited_name(resource_type, None, key))
-        return {name for name in found if name is not None}
+                names.add(self._audited_name(resource_type, None, key))
+        found = frozenset(name for name in names if name is not None)
+        if len(self._audited_shapes) < MAX_REMEMBERED_SHAPES:
+            self._audited_shapes[shape] = found
+        return found
 
     def _audited_name(
         self, resource_type: ResourceType, section: str | None, key: str
@@ -370,6 +386,15 @@ class ClientView:
     def _pseudonym(self, shown: str) -> str | None:
         sector = self.policy.sector
         return None if sector is None else user_for(self.session, sector, shown)
+
+
+def _keys(body: dict[str, Any]) -> Iterator[object]:
+    """The keys of ``body``, each extension's with the keys it holds."""
+    for key, value in body.items():
+        if isinstance(value, dict) and ":" in key:
+            yield key, *value
+        else:
+            yield key
 
 
 def _release() -> _Release:

@@ -332,7 +332,7 @@ class ReleasePolicy:
         """
         keep = self._keeper(consents)
         if self.sector is None:
-            return prune(resource_type, body, keep, self.rules.whole), {}
+            return prune(resource_type, body, keep, self.rules), {}
 
         issued: dict[str, str] = {}
 
@@ -341,7 +341,7 @@ class ReleasePolicy:
             return self.subject_id(user_id)
 
         shown = pseudonymise(resource_type, body, to_pseudonym)
-        projected = prune(resource_type, shown, keep, self.rules.whole)
+        projected = prune(resource_type, shown, keep, self.rules)
         kept = user_ids_in(resource_type, projected)
         return projected, {fake: real for fake, real in issued.items() if fake in kept}
 

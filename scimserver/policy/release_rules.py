@@ -41,7 +41,7 @@ from scimserver.policy.policy_paths import (
     parent_key,
     parse_key,
 )
-from scimserver.scim.schema import COMMON_SCHEMA, AttributePath
+from scimserver.scim.schema import COMMON_SCHEMA, AttributePath, ResourceType
 
 if TYPE_CHECKING:
     from scimserver.policy.policy_document import PolicyDocument
@@ -86,6 +86,7 @@ class ReadRules:
         self.dictionary = dictionary
         self._decided: dict[PathKey, Decision] = {}
         self._whole: dict[PathKey, bool] = {}
+        self._whole_keys: dict[str, frozenset[str]] = {}
 
     def decide(self, path: AttributePath) -> Decision:
         """The decision for a path; for a whole complex one, its strictest part."""
@@ -104,6 +105,27 @@ class ReadRules:
         found = self._whole.get(key)
         if found is None:
             found = self._whole[key] = self.decide(path) == "yes"
+        return found
+
+    def whole_keys(self, resource_type: ResourceType) -> frozenset[str]:
+        """The top-level keys of a stored body that :meth:`whole` releases (cached).
+
+        Core and common attributes, by the names the schema spells them with.
+        """
+        found = self._whole_keys.get(resource_type.id)
+        if found is None:
+            names = [
+                attribute.name
+                for schema in (resource_type.common, resource_type.schema)
+                for attribute in schema.attributes
+            ]
+            paths = [resource_type.top_level_path(None, name) for name in names]
+            found = frozenset(
+                path.attribute.name
+                for path in paths
+                if path is not None and self.whole(path)
+            )
+            self._whole_keys[resource_type.id] = found
         return found
 
     def never_released(self, path: AttributePath) -> bool:

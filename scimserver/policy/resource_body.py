@@ -9,9 +9,9 @@ and :func:`place` puts a value back at the same spot in another body.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from scimserver.scim.schema import Attribute, AttributePath, ResourceType, Schema
 
@@ -53,32 +53,44 @@ def top_level(resource_type: ResourceType, body: dict[str, Any]) -> Iterator[Loc
             yield Located(None, key, path, value)
 
 
+class WholeRelease(Protocol):
+    """Which attributes are kept with every part: no value needs asking about."""
+
+    def whole(self, path: AttributePath) -> bool:
+        """Whether every part of the top-level attribute ``path`` is kept."""
+        ...
+
+    def whole_keys(self, resource_type: ResourceType) -> Container[str]:
+        """The top-level body keys (no extension) of attributes kept whole."""
+        ...
+
+
 def prune(
     resource_type: ResourceType,
     body: dict[str, Any],
     keep: Callable[[AttributePath], bool],
-    keep_whole: Callable[[AttributePath], bool] | None = None,
+    kept_whole: WholeRelease | None = None,
 ) -> dict[str, Any]:
     """Return ``body`` holding only the simple attributes and sub-attributes kept.
 
     ``keep`` is asked about each simple attribute and each sub-attribute; a
     complex value left empty goes, and so does an extension left empty, with its
     URN in ``schemas`` (RFC 7643 §3). Keys that name no attribute go too.
-    ``keep_whole``, when given, says of a top-level attribute that every part of
-    it is kept, which spares asking about each value (``body`` is then trusted to
-    hold only the sub-attributes the schema defines, as stored bodies do).
+    ``kept_whole``, when given, says of top-level attributes that every part is
+    kept, which spares asking about each value (``body`` is then trusted to hold
+    only the sub-attributes the schema defines, as stored bodies do).
     """
+    whole_keys = () if kept_whole is None else kept_whole.whole_keys(resource_type)
     result: dict[str, Any] = {}
     for key, value in body.items():
-        if key == SCHEMAS_KEY:
-            continue
-        path = None if ":" in key else resource_type.top_level_path(None, key)
-        if path is not None and keep_whole is not None and keep_whole(path):
+        if key in whole_keys:
             if not is_unassigned(value):
                 result[key] = value  # The common case, without a Located.
             continue
+        if key == SCHEMAS_KEY:
+            continue
         for located in top_level(resource_type, {key: value}):
-            whole = keep_whole is not None and keep_whole(located.path)
+            whole = kept_whole is not None and kept_whole.whole(located.path)
             kept = located.value if whole else _pruned(located, keep)
             if not is_unassigned(kept):
                 place(result, located, kept)

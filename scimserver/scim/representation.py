@@ -152,8 +152,12 @@ class Projection:
         top-level core ones, so that nothing below the top needs a look.
         """
         rt = self.resource_type
+        shown = rt.returned_by_default
         result: dict[str, Any] = {"schemas": body["schemas"]}
         for key, value in body.items():
+            if key in shown:
+                result[key] = value
+                continue
             if key == "schemas":
                 continue
             if ":" in key and rt.extension(key) not in (None, rt.schema):

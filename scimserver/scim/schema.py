@@ -152,9 +152,25 @@ class ResourceType:
     extensions: tuple[tuple[Schema, bool], ...]
     common: Schema
 
-    @property
+    @cached_property
     def extension_ids(self) -> tuple[str, ...]:
         return tuple(schema.id for schema, _required in self.extensions)
+
+    @cached_property
+    def returned_by_default(self) -> frozenset[str]:
+        """Names of the core and common attributes a response holds unasked.
+
+        RFC 7643 §7: those whose ``returned`` is ``always`` or ``default``, as the
+        schema spells them (the keys of stored bodies).
+        """
+        attributes = (*self.common.attributes, *self.schema.attributes)
+        names = {attribute.name for attribute in attributes}
+        paths = [self.top_level_path(None, name) for name in names]
+        return frozenset(
+            path.attribute.name
+            for path in paths
+            if path is not None and path.attribute.returned not in ("never", "request")
+        )
 
     def all_schemas(self) -> Iterator[Schema]:
         """Yield the core schema, then each extension schema."""
