@@ -21,7 +21,7 @@ nothing is filtered: those callers act for the operator.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -36,25 +36,20 @@ from scimserver.db import get_session
 from scimserver.models import Client, Membership, Resource
 from scimserver.policy.client_policies import policy_document
 from scimserver.policy.dictionary import DataDictionary
-from scimserver.policy.policy_paths import PathKey, canonical_path, key_of
 from scimserver.policy.pseudonym_register import register, user_for
 from scimserver.policy.pseudonymous_view import is_user_type, pseudonymise
 from scimserver.policy.pseudonyms import derive_key
+from scimserver.policy.read_audit import AuditedAttributes
 from scimserver.policy.release import ReleasePolicy
-from scimserver.policy.release_rules import classification_of
 from scimserver.scim.errors import InvalidPath, NotFound
 from scimserver.scim.filter import filter_clause
-from scimserver.scim.schema import AttributePath, ResourceType, SchemaRegistry
+from scimserver.scim.schema import ResourceType, SchemaRegistry
 from scimserver.scim.store import ResourceStore
 from scimserver.scim.store_statements import PEER
 
 logger = logging.getLogger(__name__)
 
 EXTENSION_KEY = "scimserver.release"
-AUDITED_CLASSIFICATIONS = ("restricted", "sensitive")
-#: Sets of body keys whose audited attributes one request remembers; clients
-#: choose the keys of what they write, so the memory stays bounded.
-MAX_REMEMBERED_SHAPES = 64
 
 
 @dataclass
@@ -65,6 +60,7 @@ class _Release:
     dictionary: DataDictionary
     pseudonym_key: bytes
     policies: dict[tuple[str, str | None], ReleasePolicy]
+    audits: dict[tuple[str, str | None], AuditedAttributes]
 
 
 def init_app(app: Flask, registry: SchemaRegistry) -> None:
@@ -75,6 +71,7 @@ def init_app(app: Flask, registry: SchemaRegistry) -> None:
         dictionary=DataDictionary.load(settings.schema_dir),
         pseudonym_key=derive_key(settings.secret_key),
         policies={},
+        audits={},
     )
 
 
@@ -110,10 +107,22 @@ def current_view() -> ClientView | None:
     client: Client | None = g.get("client")
     if client is None:
         return None
-    view = g.client_view = ClientView(
-        release_policy_for(client), get_session(), data_dictionary()
-    )
+    policy = release_policy_for(client)
+    audited = _audited_for(client, policy)
+    view = ClientView(policy, get_session(), audited.dictionary, audited)
+    g.client_view = view
     return view
+
+
+def _audited_for(client: Client, policy: ReleasePolicy) -> AuditedAttributes:
+    """What reads under ``policy`` audit, kept as long as the policy is."""
+    release = _release()
+    key = (client.name, client.policy_digest)
+    audited = release.audits.get(key)
+    if audited is None or audited.policy is not policy:
+        audited = AuditedAttributes(policy, release.dictionary)
+        release.audits[key] = audited
+    return audited
 
 
 def load_visible(store: ResourceStore, resource_id: str) -> Resource:
@@ -130,14 +139,16 @@ class ClientView:
     """One client's release policy bound to the request's database session."""
 
     def __init__(
-        self, policy: ReleasePolicy, session: Session, dictionary: DataDictionary
+        self,
+        policy: ReleasePolicy,
+        session: Session,
+        dictionary: DataDictionary,
+        audited: AuditedAttributes | None = None,
     ) -> None:
         self.policy = policy
         self.session = session
         self.dictionary = dictionary
-        self._audited_paths: dict[PathKey, bool] = {}
-        self._audited_names: dict[tuple[str, str | None, str], str | None] = {}
-        self._audited_shapes: dict[tuple[object, ...], frozenset[str]] = {}
+        self.audited = audited or AuditedAttributes(policy, dictionary)
         self._sanctioned: set[tuple[str, frozenset[str]]] = set()
 
     def resolve_id(self, resource_type: ResourceType, resource_id: str) -> str:
@@ -300,7 +311,7 @@ class ClientView:
         attributes: set[str] = set()
         resources: list[str] = []
         for projected, body in zip(released, bodies, strict=True):
-            found = self._audited_in(resource_type, projected)
+            found = self.audited.in_body(resource_type, projected)
             if found:
                 attributes |= found
                 resources.append(body["id"])
@@ -315,58 +326,6 @@ class ClientView:
             session=self.session,
         )
         return True
-
-    def _audited_in(
-        self, resource_type: ResourceType, body: dict[str, Any]
-    ) -> frozenset[str]:
-        """The audited attributes that ``body`` holds, by their canonical paths.
-
-        Bodies of one type mostly hold the same keys, so the answer is kept per
-        set of keys (those of extensions included) for the request.
-        """
-        shape = (resource_type.id, *_keys(body))
-        found = self._audited_shapes.get(shape)
-        if found is not None:
-            return found
-
-        names: set[str | None] = set()
-        for key, value in body.items():
-            if isinstance(value, dict) and ":" in key:
-                names.update(
-                    self._audited_name(resource_type, key, inner) for inner in value
-                )
-            else:
-                names.add(self._audited_name(resource_type, None, key))
-        found = frozenset(name for name in names if name is not None)
-        if len(self._audited_shapes) < MAX_REMEMBERED_SHAPES:
-            self._audited_shapes[shape] = found
-        return found
-
-    def _audited_name(
-        self, resource_type: ResourceType, section: str | None, key: str
-    ) -> str | None:
-        """The canonical path of ``key`` if releasing it is audited, else None."""
-        name = (resource_type.id, section, key)
-        if name in self._audited_names:
-            return self._audited_names[name]
-
-        path = resource_type.top_level_path(section, key)
-        audited = None
-        if path is not None and self._audited(path):
-            audited = canonical_path(path)
-        self._audited_names[name] = audited
-        return audited
-
-    def _audited(self, path: AttributePath) -> bool:
-        """Whether releasing ``path`` is audited: restricted, sensitive, consented."""
-        key = key_of(path)
-        audited = self._audited_paths.get(key)
-        if audited is None:
-            classification = classification_of(self.dictionary, path)
-            audited = classification in AUDITED_CLASSIFICATIONS
-            audited = audited or self.policy.readable(path) == "consent"
-            self._audited_paths[key] = audited
-        return audited
 
     def _cohort_condition(
         self, resource_type: ResourceType | None, entity: Any
@@ -386,15 +345,6 @@ class ClientView:
     def _pseudonym(self, shown: str) -> str | None:
         sector = self.policy.sector
         return None if sector is None else user_for(self.session, sector, shown)
-
-
-def _keys(body: dict[str, Any]) -> Iterator[object]:
-    """The keys of ``body``, each extension's with the keys it holds."""
-    for key, value in body.items():
-        if isinstance(value, dict) and ":" in key:
-            yield key, *value
-        else:
-            yield key
 
 
 def _release() -> _Release:
