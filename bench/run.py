@@ -139,7 +139,12 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="threads per worker (default: as deploy/gunicorn.conf.py chooses for "
+        "the database, 1 on SQLite and 4 on PostgreSQL)",
+    )
     parser.add_argument("--bulk-users", type=int, default=10_000)
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--logs", type=Path, help="keep the servers' logs here")
@@ -363,16 +368,19 @@ class Server:
             str(GUNICORN_CONF),
         ]
         self.command += ["--bind", f"127.0.0.1:{self.port}"]
-        self.command += ["--workers", str(options.workers)]
-        self.command += ["--threads", str(options.threads), "--max-requests", "0"]
+        self.command += ["--workers", str(options.workers), "--max-requests", "0"]
         self.command.append(app_path)
         self.env = {
             **os.environ,
             "SCIMSERVER_DATABASE_URL": url,
             "SCIMSERVER_BASE_URL": self.base_url,
             "SCIMSERVER_RATE_LIMIT_PER_SECOND": "0",
-            "SCIMSERVER_DB_POOL_SIZE": str(options.threads),
         }
+        # The config file picks threads and pool size from the database URL.
+        self.env.pop("SCIMSERVER_THREADS", None)
+        self.env.pop("SCIMSERVER_DB_POOL_SIZE", None)
+        if options.threads is not None:
+            self.env["SCIMSERVER_THREADS"] = str(options.threads)
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
 

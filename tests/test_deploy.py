@@ -304,6 +304,27 @@ def test_pool_size_follows_the_thread_count(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings["worker_class"] == "gthread"
 
 
+@pytest.mark.parametrize(
+    ("database_url", "threads"),
+    [
+        (None, 1),
+        ("sqlite:///var/scimserver.db", 1),
+        ("postgresql+psycopg://scim@db/scimserver", 4),
+    ],
+)
+def test_threads_follow_the_database(
+    monkeypatch: pytest.MonkeyPatch, database_url: str | None, threads: int
+) -> None:
+    """SQLite gets one thread per worker; PostgreSQL a few."""
+    monkeypatch.delenv("SCIMSERVER_DATABASE_URL", raising=False)
+    env = {} if database_url is None else {"SCIMSERVER_DATABASE_URL": database_url}
+
+    settings = gunicorn_settings(monkeypatch, **env)
+
+    assert settings["threads"] == threads
+    assert os.environ["SCIMSERVER_DB_POOL_SIZE"] == str(threads)
+
+
 def test_an_explicit_pool_size_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     gunicorn_settings(monkeypatch, SCIMSERVER_THREADS="6")
     monkeypatch.setenv("SCIMSERVER_DB_POOL_SIZE", "2")
