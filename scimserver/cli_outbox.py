@@ -14,13 +14,18 @@ from flask.cli import with_appcontext
 
 from scimserver.connectors import operations
 from scimserver.connectors.config import current_catalog
+from scimserver.connectors.consent_sweep import sweep_ended_consents
 from scimserver.connectors.models import STATUSES
 from scimserver.connectors.worker import BATCH_SIZE, CONCURRENCY, DeliveryWorker
 from scimserver.db import get_database
 
 
 @click.command("worker")
-@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Sweep ended consents and deliver what is due now, then exit.",
+)
 @click.option("--batch", default=BATCH_SIZE, show_default=True, type=click.IntRange(1))
 @click.option(
     "--concurrency",
@@ -50,6 +55,8 @@ def worker(once: bool, batch: int, concurrency: int, poll: float) -> None:
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     delivery = DeliveryWorker(app, batch, concurrency)
     if once:
+        departed = delivery.sweep()
+        click.echo(f"{departed} consent departures queued", err=True)
         click.echo(f"{delivery.drain()} deliveries attempted", err=True)
         return
 
@@ -124,6 +131,19 @@ def outbox_replay(event_id: int | None, connector: str | None) -> None:
             raise click.ClickException(str(error)) from None
         session.commit()
     click.echo(f"{count} events queued again", err=True)
+
+
+@outbox.command("sweep")
+@with_appcontext
+def outbox_sweep() -> None:
+    """Queue the removal of Users whose consent ended, for connectors that need it.
+
+    Workers do this every minute; run it from cron where no worker runs.
+    """
+    with get_database(current_app).sessions() as session:
+        departed = sweep_ended_consents(session, datetime.now(UTC))
+        session.commit()
+    click.echo(f"{departed} consent departures queued", err=True)
 
 
 @outbox.command("purge")

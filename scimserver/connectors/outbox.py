@@ -7,9 +7,13 @@ caller's session: the rows commit or roll back with the change. Only the facts
 of the change are stored (resource, event type, attribute names); the payload is
 built when the event is delivered (:mod:`scimserver.connectors.payloads`).
 
-TODO: a consent that expires is noticed at the User's next change or delivery
-(:func:`queue_departure`), not at the moment it expires; a periodic sweep of
-expired consents would send the removal without waiting for either.
+A connector that needs consent loses a User whose consent expired at the next
+change, delivery or sweep (:mod:`scimserver.connectors.consent_sweep`).
+
+TODO: a connector whose release policy releases some attributes under consent
+is told of a withdrawal at once, but of an expiry only by the next event about
+that User (whose payload leaves the attributes out); expiries need a record of
+which ones were already announced before a sweep can send them.
 """
 
 from __future__ import annotations

@@ -86,6 +86,23 @@ def release(session: Session, config: ConnectorConfig, user_id: str) -> None:
     )
 
 
+def no_longer_eligible(
+    session: Session, config: ConnectorConfig, now: datetime
+) -> list[str]:
+    """The held Users that the connector may no longer hold, their rows locked.
+
+    Rows another transaction has locked are skipped (PostgreSQL), so that two
+    callers at once never both act on one User.
+    """
+    held = ScopeMember.user_id
+    query = (
+        select(held)
+        .where(ScopeMember.connector == config.name, ~_eligible(config, held, now))
+        .with_for_update(of=ScopeMember, skip_locked=True)
+    )
+    return list(session.scalars(query))
+
+
 def sync_scope_members(
     session: Session, config: ConnectorConfig, now: datetime
 ) -> None:

@@ -41,6 +41,7 @@ from scimserver.connectors.config import (
     ConnectorCatalog,
     ConnectorConfig,
 )
+from scimserver.connectors.consent_sweep import SWEEP_SECONDS, sweep_ended_consents
 from scimserver.connectors.models import (
     CANCELLED,
     DEAD,
@@ -101,12 +102,20 @@ class DeliveryWorker:
         return total
 
     def run_forever(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
-        """Deliver until ``stop`` is set, polling when the outbox is idle."""
+        """Deliver until ``stop`` is set, polling when the outbox is idle.
+
+        Every :data:`SWEEP_SECONDS` it also queues the removal of Users whose
+        consent ended (:mod:`scimserver.connectors.consent_sweep`).
+        """
         logger.info(
             "delivery worker started connectors=%s", sorted(self.catalog.configs)
         )
+        next_sweep = 0.0
         while not stop.is_set():
             try:
+                if time.monotonic() >= next_sweep:
+                    self.sweep()
+                    next_sweep = time.monotonic() + SWEEP_SECONDS
                 tried = self.run_once()
             except Exception:
                 logger.exception("delivery worker pass failed; retrying")
@@ -114,6 +123,14 @@ class DeliveryWorker:
             if not tried:
                 stop.wait(poll_seconds)
         logger.info("delivery worker stopped")
+
+    def sweep(self) -> int:
+        """Queue the removal of Users whose consent ended; return how many."""
+        database = get_database(self.app)
+        with self.app.app_context(), database.sessions() as session:
+            departed = sweep_ended_consents(session, _now())
+            session.commit()
+        return departed
 
     def deliver(self, claim: Claim) -> None:
         """Deliver one claimed row and record the attempt, in an app context."""

@@ -14,6 +14,7 @@ from tests.connectors.outbox_support import (
     HOOK_PATH,
     MakeHub,
     Receiver,
+    cli,
     drain,
     hris,
     make_hub,
@@ -151,9 +152,7 @@ def test_an_expired_consent_cancels_deliveries_and_sends_the_removal(
     app = _eap_hub(make_hub, httpserver)
     scim, consent = hris(app), _consents(app)
     alice = new_user(scim, "alice")
-    expires = datetime.now(UTC) + timedelta(seconds=4)  # room on a loaded machine
-    expiry = expires.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    consent(f"/users/{alice}/consents", {**GRANT, "expiresAt": expiry})
+    expires = _expire_soon(consent, alice)
     set_title(scim, alice, "Queued before expiry")
 
     time.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()) + 0.1)
@@ -168,3 +167,42 @@ def test_an_expired_consent_cancels_deliveries_and_sends_the_removal(
     [removal] = receiver.events()
     assert removal["data"]["resource"] is None
     assert removal["data"]["detail"]["reason"] == "consent_ended"
+
+
+def _expire_soon(consent: Any, user_id: str) -> datetime:
+    """Grant ``user_id`` the EAP consent until a few seconds from now."""
+    expires = datetime.now(UTC) + timedelta(seconds=4)  # room on a loaded machine
+    expiry = expires.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    consent(f"/users/{user_id}/consents", {**GRANT, "expiresAt": expiry})
+    return expires
+
+
+def test_the_sweep_removes_a_user_whose_consent_expired_unnoticed(
+    make_hub: MakeHub, receiver: Receiver, httpserver: HTTPServer
+) -> None:
+    """Nothing changes and nothing is pending: only the sweep notices the expiry."""
+    app = _eap_hub(make_hub, httpserver)
+    scim, consent = hris(app), _consents(app)
+    alice, bob = new_user(scim, "alice"), new_user(scim, "bob")
+    consent(f"/users/{bob}/consents", GRANT)
+    expires = _expire_soon(consent, alice)
+    settle(app)
+    assert [event["type"] for event in receiver.events()] == [
+        "org.scimserver.user.consent_granted"
+    ] * 2
+
+    assert "0 consent departures" in cli(app, "outbox", "sweep").stderr
+    time.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()) + 0.1)
+    swept = cli(app, "outbox", "sweep")
+    delivered = cli(app, "worker", "--once")  # sweeps too, then delivers
+    settle(app)
+
+    assert "1 consent departures queued" in swept.stderr
+    assert "0 consent departures queued" in delivered.stderr
+    assert "1 deliveries attempted" in delivered.stderr
+    removal = receiver.events()[-1]
+    assert removal["type"] == "org.scimserver.user.consent_withdrawn"
+    assert removal["data"]["detail"]["reason"] == "consent_ended"
+    assert removal["data"]["detail"]["removal"] == "deprovision"
+    assert removal["data"]["resource"] is None
+    assert len(receiver.events()) == 3  # bob, whose consent holds, is not touched
