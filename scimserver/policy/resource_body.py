@@ -83,11 +83,11 @@ def prune(
     whole_keys = () if kept_whole is None else kept_whole.whole_keys(resource_type)
     result: dict[str, Any] = {}
     for key, value in body.items():
+        if key == SCHEMAS_KEY:
+            continue
         if key in whole_keys:
             if not is_unassigned(value):
                 result[key] = value  # The common case, without a Located.
-            continue
-        if key == SCHEMAS_KEY:
             continue
         for located in top_level(resource_type, {key: value}):
             whole = kept_whole is not None and kept_whole.whole(located.path)
