@@ -143,12 +143,12 @@ class ClientView:
         policy: ReleasePolicy,
         session: Session,
         dictionary: DataDictionary,
-        audited: AuditedAttributes | None = None,
+        audited: AuditedAttributes,
     ) -> None:
         self.policy = policy
         self.session = session
         self.dictionary = dictionary
-        self.audited = audited or AuditedAttributes(policy, dictionary)
+        self.audited = audited
         self._sanctioned: set[tuple[str, frozenset[str]]] = set()
 
     def resolve_id(self, resource_type: ResourceType, resource_id: str) -> str:

@@ -108,23 +108,11 @@ class ReadRules:
         return found
 
     def whole_keys(self, resource_type: ResourceType) -> frozenset[str]:
-        """The top-level keys of a stored body that :meth:`whole` releases (cached).
-
-        Core and common attributes, by the names the schema spells them with.
-        """
+        """The body keys of core and common attributes :meth:`whole` releases."""
         found = self._whole_keys.get(resource_type.id)
         if found is None:
-            names = [
-                attribute.name
-                for schema in (resource_type.common, resource_type.schema)
-                for attribute in schema.attributes
-            ]
-            paths = [resource_type.top_level_path(None, name) for name in names]
-            found = frozenset(
-                path.attribute.name
-                for path in paths
-                if path is not None and self.whole(path)
-            )
+            paths = resource_type.top_level_paths
+            found = frozenset(p.attribute.name for p in paths if self.whole(p))
             self._whole_keys[resource_type.id] = found
         return found
 

@@ -157,19 +157,27 @@ class ResourceType:
         return tuple(schema.id for schema, _required in self.extensions)
 
     @cached_property
-    def returned_by_default(self) -> frozenset[str]:
-        """Names of the core and common attributes a response holds unasked.
+    def top_level_paths(self) -> tuple[AttributePath, ...]:
+        """The paths of the common and core attributes, one per body key.
 
-        RFC 7643 §7: those whose ``returned`` is ``always`` or ``default``, as the
-        schema spells them (the keys of stored bodies).
+        A body names them as the schema spells them; where a common and a core
+        attribute share a name, the key means what :meth:`top_level_path` says.
         """
         attributes = (*self.common.attributes, *self.schema.attributes)
-        names = {attribute.name for attribute in attributes}
-        paths = [self.top_level_path(None, name) for name in names]
+        names = dict.fromkeys(attribute.name for attribute in attributes)
+        paths = (self.top_level_path(None, name) for name in names)
+        return tuple(path for path in paths if path is not None)
+
+    @cached_property
+    def returned_by_default(self) -> frozenset[str]:
+        """Body keys of the core and common attributes a response holds unasked.
+
+        RFC 7643 §7: those whose ``returned`` is ``always`` or ``default``.
+        """
         return frozenset(
             path.attribute.name
-            for path in paths
-            if path is not None and path.attribute.returned not in ("never", "request")
+            for path in self.top_level_paths
+            if path.attribute.returned not in ("never", "request")
         )
 
     def all_schemas(self) -> Iterator[Schema]:

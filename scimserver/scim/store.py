@@ -44,6 +44,7 @@ from scimserver.scim.store_statements import (
     MEMBERS_OF,
     PRESENT_MEMBERS,
     RESOURCE_BY_ID,
+    RESOURCE_COLUMNS,
     TOUCH,
     TYPES_TOTAL,
     USER_NAME_CLASH,
@@ -408,18 +409,7 @@ class ResourceStore:
 
 def _row(resource: Resource) -> dict[str, Any]:
     """The columns of a new resource, for a Core INSERT."""
-    return {
-        "id": resource.id,
-        "resource_type": resource.resource_type,
-        "external_id": resource.external_id,
-        "user_name": resource.user_name,
-        "display_name": resource.display_name,
-        "created": resource.created,
-        "last_modified": resource.last_modified,
-        "version": resource.version,
-        "attributes": resource.attributes,
-        "deprovisioned": None,
-    }
+    return {column.key: getattr(resource, column.key) for column in RESOURCE_COLUMNS}
 
 
 def _times_as_text(rows: list[dict[str, Any]], table: TableClause) -> None:

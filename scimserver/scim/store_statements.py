@@ -37,6 +37,8 @@ VALUE_ROWS = cast(Table, ResourceValue.__table__)
 
 #: The resources as a Core table, for Bulk's inserts of many at once.
 RESOURCE_ROWS = cast(Table, Resource.__table__)
+#: Its columns, each named as the mapped attribute that holds its value.
+RESOURCE_COLUMNS = tuple(RESOURCE_ROWS.columns)
 
 
 def _insert_json_rows(table: Table) -> Insert:
