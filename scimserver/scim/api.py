@@ -389,7 +389,8 @@ def _load_related(
         return {}
     ids = [r.id for r in resources]
     if name == "members":
-        return store.members_of(ids, view.member_condition())
+        display = projection.returns_sub_attribute(attribute, "display")
+        return store.members_of(ids, view.member_condition(), display=display)
     return store.groups_of(ids)
 
 

@@ -117,6 +117,15 @@ class Projection:
         """Whether the top-level ``attribute`` appears in the response."""
         return self._decide(attribute, (attribute.schema, attribute.name.lower(), ""))
 
+    def returns_sub_attribute(self, attribute: Attribute, name: str) -> bool:
+        """Whether the response holds the sub-attribute ``name`` of ``attribute``."""
+        sub = attribute.sub_attribute(name)
+        if sub is None or not self.returns(attribute):
+            return False
+        return self._decide(
+            sub, (attribute.schema, attribute.name.lower(), sub.name.lower())
+        )
+
     def apply(self, body: dict[str, Any]) -> dict[str, Any]:
         """Return the projected copy of a full representation.
 
@@ -133,7 +142,7 @@ class Projection:
                 continue
             extension = self.resource_type.extension(key)
             if extension is not None and extension is not self.resource_type.schema:
-                projected = self._project_complex(value, extension.attributes, None)
+                projected = self._project_complex(value, extension.attributes)
                 if projected:
                     result[key] = projected
                 continue
@@ -180,18 +189,42 @@ class Projection:
         if not attribute.is_complex:
             return value
         if attribute.multi_valued:
-            return [
-                self._project_complex(item, attribute.sub_attributes, attribute)
-                for item in value
-            ]
-        return self._project_complex(value, attribute.sub_attributes, attribute)
+            return self._project_items(attribute, value)
+        return self._project_items(attribute, [value])[0]
+
+    def _project_items(
+        self, attribute: Attribute, items: Sequence[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The values of a complex attribute holding the returned sub-attributes.
+
+        Each sub-attribute is decided once for all values (a Group's members can
+        be many), and a value that keeps every key is shared, not copied.
+        """
+        by_name = {d.name.lower(): d for d in attribute.sub_attributes}
+        kept: dict[str, bool] = {}
+
+        def keeps(key: str) -> bool:
+            known = kept.get(key)
+            if known is None:
+                definition = by_name.get(key.lower())
+                known = definition is None or self._decide(
+                    definition,
+                    (attribute.schema, attribute.name.lower(), definition.name.lower()),
+                )
+                kept[key] = known
+            return known
+
+        return [
+            item
+            if all(map(keeps, item))
+            else {k: v for k, v in item.items() if keeps(k)}
+            for item in items
+        ]
 
     def _project_complex(
-        self,
-        value: dict[str, Any],
-        definitions: Sequence[Attribute],
-        parent: Attribute | None,
+        self, value: dict[str, Any], definitions: Sequence[Attribute]
     ) -> dict[str, Any]:
+        """An extension's attributes, each projected as a top-level one."""
         by_name = {d.name.lower(): d for d in definitions}
         result: dict[str, Any] = {}
         for key, item in value.items():
@@ -199,19 +232,9 @@ class Projection:
             if definition is None:
                 result[key] = item
                 continue
-            if parent is None:
-                key_tuple = (definition.schema, definition.name.lower(), "")
-                keep = self._decide(definition, key_tuple)
-                item = self._project_value(definition, item) if keep else None
-            else:
-                key_tuple = (
-                    parent.schema,
-                    parent.name.lower(),
-                    definition.name.lower(),
-                )
-                keep = self._decide(definition, key_tuple)
-            if keep:
-                result[key] = item
+            key_tuple = (definition.schema, definition.name.lower(), "")
+            if self._decide(definition, key_tuple):
+                result[key] = self._project_value(definition, item)
         return result
 
     def _decide(self, attribute: Attribute, key: tuple[str, str, str]) -> bool:

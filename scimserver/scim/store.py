@@ -40,6 +40,7 @@ from scimserver.scim.store_statements import (
     GROUPS_OF,
     INSERT_RESOURCE_ROWS,
     INSERT_VALUE_ROWS,
+    MEMBER_IDS_OF,
     MEMBER_TYPES,
     MEMBERS_OF,
     PRESENT_MEMBERS,
@@ -250,20 +251,34 @@ class ResourceStore:
         self,
         group_ids: Sequence[str],
         visible: ColumnElement[bool] | None = None,
+        *,
+        display: bool = True,
     ) -> dict[str, list[MemberRef]]:
         """Return the direct members of each group, in one query.
 
         ``visible``, a condition on :data:`PEER`, leaves out members it rejects.
+        Without ``display`` the members come without display names, read from
+        the membership table alone (a Group can have 100,000 members).
         """
-        query = MEMBERS_OF if visible is None else MEMBERS_OF.where(visible)
         found: dict[str, list[MemberRef]] = {group_id: [] for group_id in group_ids}
+        values = {"group_ids": list(group_ids)}
+        if visible is None and not display:
+            for group_id, member_id, member_type in self.session.execute(
+                MEMBER_IDS_OF, values
+            ):
+                found[group_id].append(
+                    MemberRef(member_id, member_type, None, member_type)
+                )
+            return found
+
+        query = MEMBERS_OF if visible is None else MEMBERS_OF.where(visible)
         for (
             group_id,
             member_id,
             member_type,
             display_name,
             user_name,
-        ) in self.session.execute(query, {"group_ids": list(group_ids)}):
+        ) in self.session.execute(query, values):
             found[group_id].append(
                 MemberRef(
                     member_id, member_type, display_name or user_name, member_type

@@ -85,6 +85,13 @@ MEMBERS_OF = (
     .order_by(Membership.group_id, PEER.id)
 )
 
+#: The same without display names: read from the membership table's index alone.
+MEMBER_IDS_OF = (
+    select(Membership.group_id, Membership.member_id, Membership.member_type)
+    .where(Membership.group_id.in_(bindparam("group_ids", expanding=True)))
+    .order_by(Membership.group_id, Membership.member_id)
+)
+
 #: Member id, group id and group display name for the given members.
 GROUPS_OF = (
     select(Membership.member_id, PEER.id, PEER.display_name)
