@@ -158,7 +158,7 @@ def create_resource(collection: str) -> Response:
         resource_type, lambda store: writes.create_resource(store, payload)
     )
 
-    body = _represent_one(store, resource_type, resource)
+    body = _represent_one(store, resource_type, resource, created=True)
     headers = {"ETag": etag(resource), "Location": body["meta"]["location"]}
     return scim_response(body, status=201, headers=headers)
 
@@ -345,14 +345,17 @@ def _resource_response(
 
 
 def _represent_one(
-    store: ResourceStore, resource_type: ResourceType, resource: Resource
+    store: ResourceStore,
+    resource_type: ResourceType,
+    resource: Resource,
+    created: bool = False,
 ) -> dict[str, Any]:
     projection = Projection.parse(
         resource_type,
         attribute_list(request.args.get("attributes")),
         attribute_list(request.args.get("excludedAttributes")),
     )
-    return _represent_all(store, resource_type, [resource], projection)[0]
+    return _represent_all(store, resource_type, [resource], projection, created)[0]
 
 
 def _represent_all(
@@ -360,9 +363,14 @@ def _represent_all(
     resource_type: ResourceType,
     resources: Any,
     projection: Projection,
+    created: bool = False,
 ) -> list[dict[str, Any]]:
     view = _view()
-    related = _load_related(store, resource_type, resources, projection, view)
+    related = (
+        {}
+        if created and related_attribute(resource_type) == "groups"
+        else _load_related(store, resource_type, resources, projection, view)
+    )
     types = {rt.name: rt for rt in registry().resource_types}
     base_url = settings().base_url
     full = [

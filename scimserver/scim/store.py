@@ -53,7 +53,7 @@ from scimserver.scim.store_statements import (
     USER_NAMES_TAKEN,
     VALUE_ROWS,
 )
-from scimserver.scim.value_index import index_values
+from scimserver.scim.value_index import ValueRow, index_values
 
 logger = logging.getLogger(__name__)
 
@@ -103,11 +103,10 @@ class ResourceStore:
             last_modified=now,
         )
         self._assign(resource, document)
-        self._check_unique(resource)
         self.session.add(resource)
-        self._flush()
+        self._flush_new(resource)
 
-        self._write_values(resource, fresh=True)
+        self._write_values(resource)
         if members:
             self._add_members(resource.id, members)
         logger.debug(
@@ -174,12 +173,15 @@ class ResourceStore:
         members: list[dict[str, Any]] | None,
     ) -> Resource:
         """Replace the attributes (and, when given, all members) of ``resource``."""
+        before, user_name = resource.attributes, resource.user_name
         self._assign(resource, document)
-        self._check_unique(resource)
+        old_key = None if user_name is None else user_name.lower()
+        if _user_name_key(document) != old_key:
+            self._check_unique(resource)
         self._touch(resource)
         self._flush()
 
-        self._write_values(resource)
+        self._rewrite_values(resource, before)
         if members is not None:
             self.remove_all_members(resource)
             self._add_members(resource.id, members)
@@ -354,6 +356,23 @@ class ResourceStore:
         if clash is not None:
             raise UniquenessError(f"userName '{resource.user_name}' is already taken.")
 
+    def _flush_new(self, resource: Resource) -> None:
+        """Insert ``resource``: the unique index alone refuses a taken userName.
+
+        No query beforehand: a clash is rare, and the index must refuse it anyway
+        when two requests create the same userName at once.
+        """
+        try:
+            self.session.flush()
+        except IntegrityError as error:
+            taken = resource.user_name
+            detail = (
+                f"userName '{taken}' is already taken."
+                if taken is not None
+                else "A unique attribute value is already taken."
+            )
+            raise UniquenessError(detail) from error
+
     def _flush(self) -> None:
         try:
             self.session.flush()
@@ -366,17 +385,45 @@ class ResourceStore:
                 "The resource was changed by another request at the same time."
             ) from error
 
-    def _write_values(self, resource: Resource, fresh: bool = False) -> None:
-        if not fresh:
-            self.session.execute(
-                delete(ResourceValue).where(ResourceValue.resource_id == resource.id)
-            )
+    def _write_values(self, resource: Resource) -> None:
         rows = index_values(self.resource_type, resource.attributes)
         if rows:
             self.session.execute(
                 VALUE_ROWS.insert(),
                 [{**row, "resource_id": resource.id} for row in rows],
             )
+
+    def _rewrite_values(self, resource: Resource, before: dict[str, Any]) -> None:
+        """Replace the value rows of the attributes whose rows differ from ``before``.
+
+        A PATCH of ``active`` rewrites one row, not every e-mail and name (on
+        PostgreSQL each text row also costs trigram index entries).
+
+        TODO: the rows of unchanged attributes are trusted to match the indexing
+        rules of this release; a release that indexes more needs a command that
+        rebuilds the value index, which does not exist yet.
+        """
+        old = _rows_by_attribute(index_values(self.resource_type, before))
+        new = _rows_by_attribute(index_values(self.resource_type, resource.attributes))
+        changed = sorted(
+            key for key in old.keys() | new.keys() if old.get(key) != new.get(key)
+        )
+        if not changed:
+            return
+
+        self.session.execute(
+            delete(ResourceValue).where(
+                ResourceValue.resource_id == resource.id,
+                ResourceValue.attribute.in_(changed),
+            )
+        )
+        rows = [
+            {**row, "resource_id": resource.id}
+            for key in changed
+            for row in new.get(key, ())
+        ]
+        if rows:
+            self.session.execute(VALUE_ROWS.insert(), rows)
 
     def _add_members(self, group_id: str, members: list[dict[str, Any]]) -> None:
         wanted = {str(m["value"]) for m in members}
@@ -438,6 +485,13 @@ def _times_as_text(rows: list[dict[str, Any]], table: TableClause) -> None:
             value = row[name]
             if value is not None:
                 row[name] = value.astimezone(UTC).replace(tzinfo=None).isoformat()
+
+
+def _rows_by_attribute(rows: list[ValueRow]) -> dict[str, list[ValueRow]]:
+    grouped: dict[str, list[ValueRow]] = {}
+    for row in rows:
+        grouped.setdefault(row["attribute"], []).append(row)
+    return grouped
 
 
 def _user_name_key(document: dict[str, Any]) -> str | None:
