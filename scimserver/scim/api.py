@@ -300,6 +300,7 @@ def _list_response(resource_types: list[ResourceType], query: ListQuery) -> Resp
         of_type = [r for r in page.resources if r.resource_type == resource_type.name]
         if of_type:
             store = ResourceStore(session, resource_type)
+            store.keep_groups_read(page.groups)
             rendered = _represent_all(
                 store, resource_type, of_type, projections[resource_type.name]
             )

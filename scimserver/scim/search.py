@@ -18,7 +18,7 @@ from scimserver.scim.cursors import Keyset, read_page
 from scimserver.scim.errors import InvalidFilter, InvalidPath, WithheldFilter
 from scimserver.scim.listing import ListQuery
 from scimserver.scim.schema import ResourceType
-from scimserver.scim.store import Page, search_resources
+from scimserver.scim.store import Page, search_resources, shows_groups
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,8 @@ def run_query(
         return read_page(session, keyset, query.cursor)
 
     order_by = _order_by(resource_types, query)
+    # Sorted by a value, the database may compute the groups of every match.
+    with_groups = len(resource_types) == 1 and not query.sort_by
     return search_resources(
         session,
         condition,
@@ -61,6 +63,7 @@ def run_query(
         offset=query.start_index - 1,
         limit=query.count,
         every_of=every_of,
+        with_groups=with_groups and shows_groups(resource_types[0]),
     )
 
 

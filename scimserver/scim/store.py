@@ -6,10 +6,11 @@ applies all of its changes or none.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +39,7 @@ from scimserver.scim.errors import (
 from scimserver.scim.schema import ResourceType
 from scimserver.scim.store_statements import (
     GROUPS_OF,
+    GROUPS_OF_RESOURCE,
     INSERT_RESOURCE_ROWS,
     INSERT_VALUE_ROWS,
     MEMBER_IDS_OF,
@@ -46,6 +48,7 @@ from scimserver.scim.store_statements import (
     PRESENT_MEMBERS,
     RESOURCE_BY_ID,
     RESOURCE_COLUMNS,
+    RESOURCE_WITH_GROUPS_BY_ID,
     TOUCH,
     TYPES_TOTAL,
     USER_NAME_CLASH,
@@ -64,6 +67,8 @@ class Page:
 
     total: int
     resources: Sequence[Resource]
+    #: The groups of each resource, when the query read them with the page.
+    groups: Mapping[str, list[MemberRef]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -82,11 +87,25 @@ class ResourceStore:
     def __init__(self, session: Session, resource_type: ResourceType) -> None:
         self.session = session
         self.resource_type = resource_type
+        #: Groups read with a resource by :meth:`get`, for :meth:`groups_of`.
+        self._groups_read: dict[str, list[MemberRef]] = {}
 
     def get(self, resource_id: str) -> Resource:
-        """Return the resource with ``resource_id`` or raise 404."""
-        found = self.session.scalars(RESOURCE_BY_ID, {"resource_id": resource_id})
-        resource = found.one_or_none()
+        """Return the resource with ``resource_id`` or raise 404.
+
+        A resource type that shows ``groups`` (User) reads them in the same
+        query, and :meth:`groups_of` answers from it: a GET in one round trip.
+        A store serves one request, in which a User's own writes never change
+        its groups.
+        """
+        values = {"resource_id": resource_id}
+        if not shows_groups(self.resource_type):
+            resource = self.session.scalars(RESOURCE_BY_ID, values).one_or_none()
+        else:
+            row = self.session.execute(RESOURCE_WITH_GROUPS_BY_ID, values).one_or_none()
+            resource = None if row is None else row[0]
+            if row is not None:
+                self._groups_read[resource_id] = _group_refs(row[1])
         if resource is None or resource.resource_type != self.resource_type.name:
             raise NotFound(f"{self.resource_type.name} {resource_id} not found.")
         return resource
@@ -288,10 +307,21 @@ class ResourceStore:
             )
         return found
 
+    def keep_groups_read(self, groups: Mapping[str, list[MemberRef]]) -> None:
+        """Let :meth:`groups_of` answer from groups read with a page."""
+        self._groups_read.update(groups)
+
     def groups_of(self, member_ids: Sequence[str]) -> dict[str, list[MemberRef]]:
-        """Return the groups each resource is a direct member of, in one query."""
-        found: dict[str, list[MemberRef]] = {member_id: [] for member_id in member_ids}
-        rows = self.session.execute(GROUPS_OF, {"member_ids": list(member_ids)})
+        """Return the groups each resource is a direct member of, in one query.
+
+        Resources read by :meth:`get` need no query.
+        """
+        read = self._groups_read
+        found = {member_id: list(read.get(member_id, ())) for member_id in member_ids}
+        unread = [member_id for member_id in member_ids if member_id not in read]
+        if not unread:
+            return found
+        rows = self.session.execute(GROUPS_OF, {"member_ids": unread})
         for member_id, group_id, display_name in rows:
             found[member_id].append(
                 MemberRef(group_id, "Group", display_name, "direct")
@@ -487,6 +517,15 @@ def _times_as_text(rows: list[dict[str, Any]], table: TableClause) -> None:
                 row[name] = value.astimezone(UTC).replace(tzinfo=None).isoformat()
 
 
+def _group_refs(pairs: str | list[list[str]] | None) -> list[MemberRef]:
+    """The groups of :data:`RESOURCE_WITH_GROUPS_BY_ID`, ordered as ``GROUPS_OF``."""
+    decoded = json.loads(pairs) if isinstance(pairs, str) else pairs or []
+    return [
+        MemberRef(group_id, "Group", display_name, "direct")
+        for group_id, display_name in sorted(decoded)
+    ]
+
+
 def _rows_by_attribute(rows: list[ValueRow]) -> dict[str, list[ValueRow]]:
     grouped: dict[str, list[ValueRow]] = {}
     for row in rows:
@@ -506,6 +545,7 @@ def search_resources(
     offset: int,
     limit: int,
     every_of: Sequence[str] = (),
+    with_groups: bool = False,
 ) -> Page:
     """Load one page of the resources matching ``condition`` and count them all.
 
@@ -514,22 +554,32 @@ def search_resources(
     ``count(*)``, which for a filter matching one User is half the work.
     ``every_of`` names the resource types when ``condition`` matches every
     resource of them and nothing else: the counts that triggers keep then give
-    the total.
+    the total. ``with_groups`` reads each resource's groups in the same query.
     """
-    resources: Sequence[Resource] = []
+    resources: list[Resource] = []
+    groups: dict[str, list[MemberRef]] = {}
     if limit > 0:
+        columns = (Resource, GROUPS_OF_RESOURCE) if with_groups else (Resource,)
         query = (
-            select(Resource)
+            select(*columns)
             .where(condition)
             .order_by(*order_by, Resource.id)
             .offset(offset)
             .limit(limit)
         )
-        resources = session.scalars(query).all()
+        for row in session.execute(query):
+            resources.append(row[0])
+            if with_groups:
+                groups[row[0].id] = _group_refs(row[1])
     if len(resources) < limit and (resources or offset == 0):
-        return Page(offset + len(resources), resources)
+        return Page(offset + len(resources), resources, groups)
 
-    return Page(count_resources(session, condition, every_of), resources)
+    return Page(count_resources(session, condition, every_of), resources, groups)
+
+
+def shows_groups(resource_type: ResourceType) -> bool:
+    """Whether resources of the type show the groups they belong to (User)."""
+    return resource_type.schema.attribute("groups") is not None
 
 
 def count_resources(

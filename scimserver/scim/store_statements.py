@@ -9,12 +9,13 @@ as bound parameters (``expanding`` ones for lists), and executed as they are.
 from __future__ import annotations
 
 import logging
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
     Insert,
     Table,
+    Text,
     bindparam,
     column,
     func,
@@ -23,7 +24,10 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from scimserver.models import Membership, Resource, ResourceCount, ResourceValue
 
@@ -70,6 +74,46 @@ TYPES_TOTAL = select(func.coalesce(func.sum(ResourceCount.total), 0)).where(
 
 #: One resource by primary key (what ``Session.get`` runs, without its overhead).
 RESOURCE_BY_ID = select(Resource).where(Resource.id == bindparam("resource_id"))
+
+
+class json_pairs(FunctionElement[Any]):  # noqa: N801 - named like SQL functions
+    """An aggregate: the JSON array of ``[first, second]`` over the rows.
+
+    Rows that match nothing give ``[]`` on SQLite and NULL on PostgreSQL; the
+    result is JSON text on SQLite, already decoded on PostgreSQL.
+    """
+
+    type = Text()
+    name = "json_pairs"
+    inherit_cache = True
+
+
+@compiles(json_pairs)
+def _compile_json_pairs(element: json_pairs, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_group_array(json_array({compiler.process(element.clauses, **kw)}))"
+
+
+@compiles(json_pairs, "postgresql")
+def _compile_json_pairs_postgresql(
+    element: json_pairs, compiler: SQLCompiler, **kw: Any
+) -> str:
+    return f"json_agg(json_build_array({compiler.process(element.clauses, **kw)}))"
+
+
+#: The id and display name of each group the outer query's resource belongs to.
+GROUPS_OF_RESOURCE = (
+    select(json_pairs(PEER.id, PEER.display_name))
+    .select_from(Membership)
+    .join(PEER, PEER.id == Membership.group_id)
+    .where(Membership.member_id == Resource.id)
+    .correlate(Resource)
+    .scalar_subquery()
+)
+
+#: One resource by primary key with its groups: a User's GET in one round trip.
+RESOURCE_WITH_GROUPS_BY_ID = select(Resource, GROUPS_OF_RESOURCE).where(
+    Resource.id == bindparam("resource_id")
+)
 
 #: Group id, member id, type, display name and userName of the given groups.
 MEMBERS_OF = (

@@ -64,3 +64,43 @@ def test_group_member_patch_costs_the_same_for_any_group_size(
 
     assert response.status_code == 200, response.get_json()
     assert len(statements) <= 10, statements
+
+
+@pytest.mark.parametrize("groups", [1, 12])
+def test_user_reads_are_one_statement_whatever_the_groups(
+    app: Flask, scim: ScimClient, groups: int
+) -> None:
+    user = create_user(scim, "member")
+    teams = sorted(
+        create_group(scim, f"Team {n:02d}", [user["id"]])["id"] for n in range(groups)
+    )
+
+    with count_statements(app) as by_id:
+        fetched = scim.get(f"/Users/{user['id']}")
+    with count_statements(app) as by_filter:
+        found = scim.get('/Users?filter=userName eq "member"')
+
+    assert [g["value"] for g in fetched.get_json()["groups"]] == teams
+    assert found.get_json()["Resources"][0]["groups"] == fetched.get_json()["groups"]
+    assert len(by_id) == 1, by_id
+    assert len(by_filter) == 1, by_filter
+
+
+@pytest.mark.parametrize("size", [2, 40])
+def test_user_patch_costs_the_same_for_any_group_count(
+    app: Flask, scim: ScimClient, size: int
+) -> None:
+    user = create_user(scim, "member")
+    for n in range(size):
+        create_group(scim, f"Team {n:02d}", [user["id"]])
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "active", "value": False}],
+    }
+
+    with count_statements(app) as statements:
+        response = scim.patch(f"/Users/{user['id']}", body)
+
+    assert response.status_code == 200, response.get_json()
+    assert len(response.get_json()["groups"]) == size
+    assert len(statements) <= 8, statements
