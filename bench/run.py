@@ -154,6 +154,12 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         choices=[workload.name for workload in WORKLOADS],
         help="run only this workload (repeat for several)",
     )
+    parser.add_argument(
+        "--no-write-reference",
+        dest="write_reference",
+        action="store_false",
+        help="skip the baseline app's bare audited write",
+    )
     return parser.parse_args(argv)
 
 
@@ -225,6 +231,10 @@ def bench_backend(
             env = {**base_env, "BENCH_GROUP": _group(workload, seeded)}
             result = bench_workload(wrk, url, folder, workload, data, env, options)
             results.append(_paired(result, base))
+        if options.write_reference:
+            base = measure(wrk, base_server, "baseline", ids, base_env, options)
+            write = measure(wrk, base_server, "baseline_write", ids, base_env, options)
+            results.append(_paired(_reference_write(write, base_server, options), base))
     bulk: dict[str, Any] = {"skipped": "--bulk-users 0"}
     if options.bulk_users > 0:
         with Server("scimserver.wsgi:app", url, folder / "scim.log", options) as server:
@@ -242,6 +252,42 @@ def bench_backend(
         "results": [asdict(result) for result in results],
         "bulk": bulk,
     }
+
+
+def _reference_write(
+    measured: Measurement, server: Server, options: argparse.Namespace
+) -> Result:
+    """The baseline app's bare audited write (see ``bench/baseline.py``)."""
+    return _result(
+        Workload(
+            "reference_write",
+            "reference: bare audited write (baseline app, not scimserver)",
+            "baseline_write",
+            "baseline_ids",
+        ),
+        measured,
+        options.connections,
+        max(server.peak_rss_mb()),
+    )
+
+
+def _result(
+    workload: Workload, measured: Measurement, connections: int, peak_rss: float
+) -> Result:
+    """A workload's result, before its baseline is paired with it."""
+    return Result(
+        workload.name,
+        workload.title,
+        measured.requests,
+        measured.rate,
+        measured.p50_ms,
+        measured.p99_ms,
+        measured.errors,
+        0.0,
+        workload.target,
+        connections,
+        peak_rss,
+    )
 
 
 def selected(names: list[str] | None) -> list[Workload]:
@@ -292,19 +338,7 @@ def bench_workload(
                 wrk, server, script, picks, env, options, SLOW_SECONDS, connections
             )
             peak_rss = max(peak_rss, *server.peak_rss_mb())
-    return Result(
-        workload.name,
-        workload.title,
-        measured.requests,
-        measured.rate,
-        measured.p50_ms,
-        measured.p99_ms,
-        measured.errors,
-        0.0,
-        workload.target,
-        connections,
-        peak_rss,
-    )
+    return _result(workload, measured, connections, peak_rss)
 
 
 def measure(

@@ -86,6 +86,11 @@ local builders = {
   baseline = function()
     return wrk.format("GET", "/items/" .. pick(), headers)
   end,
+  baseline_write = function()
+    counter = counter + 1
+    local body = string.format('{"name":"item-%d-%d"}', thread_number or 0, counter)
+    return wrk.format("PATCH", "/items/" .. pick(), headers, body)
+  end,
 }
 
 function init(args)
