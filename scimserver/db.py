@@ -9,6 +9,8 @@ from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from scimserver.scim.count_shards import fold_at_connect
+
 logger = logging.getLogger(__name__)
 
 EXTENSION_KEY = "scimserver.db"
@@ -34,13 +36,15 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
         event.listen(engine, "connect", _configure_sqlite)
         return engine
 
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
         hide_parameters=True,
     )
+    event.listen(engine, "connect", fold_at_connect)
+    return engine
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -97,8 +97,10 @@ class Resource(Base):
 class ResourceCount(Base):
     """How many resources of a type there are, summed over shards.
 
-    Triggers of migration 0080 keep the rows in step with ``scim_resources`` in
-    the writing transaction; nothing else writes them. A list without a filter
+    Triggers of migrations 0080 and 0081 keep the rows in step with
+    ``scim_resources`` in the writing transaction, in a shard per PostgreSQL
+    connection (0 on SQLite); new connections fold the shards of ended ones
+    into shard 0 (:mod:`scimserver.scim.count_shards`). A list without a filter
     reads its ``totalResults`` here instead of counting every row.
     """
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from flask import Flask
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, Table, event, func, select, text
 
 from scimserver.db import get_database
 from scimserver.models import Resource, ResourceCount
@@ -170,3 +170,79 @@ def test_writes_from_several_connections_at_once_keep_the_count(
             )
         )
     assert kept == 32
+
+
+def shards(app: Flask) -> dict[int, int]:
+    """The User count rows: shard to total."""
+    query = select(ResourceCount.shard, ResourceCount.total).where(
+        ResourceCount.resource_type == "User"
+    )
+    with get_database(app).sessions() as session:
+        return {shard: total for shard, total in session.execute(query)}
+
+
+def backend_pids(app: Flask) -> set[int]:
+    """The process ids of the app's pooled PostgreSQL connections (and this one)."""
+    with get_database(app).sessions() as session:
+        pid = session.scalar(select(func.pg_backend_pid()))
+    return {int(pid or 0)}
+
+
+@pytest.fixture
+def on_postgresql(app: Flask) -> None:
+    if get_database(app).engine.dialect.name != "postgresql":
+        pytest.skip("per-connection count shards exist on PostgreSQL only")
+
+
+@pytest.mark.usefixtures("on_postgresql")
+def test_connections_count_in_shards_of_their_own_folded_once_ended(
+    app: Flask, scim: ScimClient
+) -> None:
+    for n in range(3):
+        create_user(scim, f"user{n}")
+    counted = shards(app)
+    assert set(counted) <= backend_pids(app) | {0}
+    assert sum(counted.values()) == 3
+
+    get_database(app).dispose()  # The pool's connections end...
+    backend_pids(app)  # ...and the next one to open folds their rows.
+
+    assert shards(app) == {0: 3}
+    assert listed_total(scim) == stored_total(app, "User") == 3
+
+
+@pytest.mark.usefixtures("on_postgresql")
+def test_folding_keeps_the_rows_of_live_connections(app: Flask) -> None:
+    ended_shard = 4_194_305  # Above Linux's largest process id: never alive.
+    counts = cast(Table, ResourceCount.__table__)
+    engine = get_database(app).engine
+    engine.dispose()
+    with engine.connect() as live:
+        held = live.execute(select(func.pg_backend_pid())).scalar_one()
+        rows = [
+            {"resource_type": "User", "shard": held, "total": 1},
+            {"resource_type": "User", "shard": ended_shard, "total": 5},
+            {"resource_type": "User", "shard": 0, "total": -2},
+        ]
+        live.execute(counts.insert(), rows)
+        live.commit()
+
+        with engine.connect():  # No idle connection in the pool: a new one folds.
+            pass
+
+        assert shards(app) == {0: 3, held: 1}
+
+
+@pytest.mark.usefixtures("on_postgresql")
+def test_truncating_the_resources_empties_the_counts(
+    app: Flask, scim: ScimClient
+) -> None:
+    for n in range(2):
+        create_user(scim, f"user{n}")
+
+    with get_database(app).sessions() as session:
+        session.execute(text("TRUNCATE scim_resources CASCADE"))
+        session.commit()
+
+    assert shards(app) == {}
+    assert listed_total(scim) == stored_total(app, "User") == 0
