@@ -158,7 +158,9 @@ def create_resource(collection: str) -> Response:
         resource_type, lambda store: writes.create_resource(store, payload)
     )
 
-    body = _represent_one(store, resource_type, resource, created=True)
+    # A User rehired by its profile's dialect is an old one, maybe in groups.
+    created = resource.version == 1
+    body = _represent_one(store, resource_type, resource, created)
     headers = {"ETag": etag(resource), "Location": body["meta"]["location"]}
     return scim_response(body, status=201, headers=headers)
 

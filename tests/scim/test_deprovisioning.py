@@ -148,6 +148,20 @@ def test_rehire_by_external_id_under_a_new_user_name(
     assert response.headers["Location"] == body["meta"]["location"]
 
 
+def test_a_rehired_user_is_answered_with_its_groups(
+    app: Flask, client: FlaskClient
+) -> None:
+    scim = profile_client(app, client, Profile.ENTRA)
+    user = create_user(scim, "jdoe", externalId="emp-42")
+    group = create_group(scim, user["id"])
+    set_active(scim, user["id"], False)
+
+    response = scim.post("/Users", user_payload("jdoe", externalId="emp-42"))
+
+    assert response.status_code == 201, response.get_json()
+    assert [g["value"] for g in response.get_json()["groups"]] == [group["id"]]
+
+
 @pytest.mark.parametrize("profile", [Profile.ENTRA, Profile.OKTA])
 def test_rehire_keeps_a_requested_inactive_state(
     app: Flask, client: FlaskClient, profile: Profile
