@@ -37,6 +37,7 @@ from scimserver.policy.clients import (
 from scimserver.policy.dictionary import EXPORT_FORMATS, DataDictionary, export
 from scimserver.policy.templates import TEMPLATES
 from scimserver.scim.api import REGISTRY_KEY
+from scimserver.scim.reindex import reindex
 from scimserver.sso.provider import cli as oidc_cli
 
 
@@ -57,6 +58,20 @@ def db_upgrade(revision: str) -> None:
     settings = Settings.from_env()
     schema_migrations.upgrade(settings.database_url, revision)
     click.echo(f"database at {revision}", err=True)
+
+
+@db.command("reindex")
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1))
+@with_appcontext
+def db_reindex(batch: int) -> None:
+    """Rebuild the value index (what filters read) of every resource.
+
+    Run it after an upgrade whose notes ask for it; requests may go on meanwhile.
+    """
+    registry = current_app.extensions[REGISTRY_KEY]
+    with get_database(current_app).sessions() as session:
+        total = sum(reindex(session, list(registry.resource_types), batch))
+    click.echo(f"{total} resources reindexed", err=True)
 
 
 @main.group()

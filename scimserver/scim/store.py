@@ -427,11 +427,10 @@ class ResourceStore:
         """Replace the value rows of the attributes whose rows differ from ``before``.
 
         A PATCH of ``active`` rewrites one row, not every e-mail and name (on
-        PostgreSQL each text row also costs trigram index entries).
-
-        TODO: the rows of unchanged attributes are trusted to match the indexing
-        rules of this release; a release that indexes more needs a command that
-        rebuilds the value index, which does not exist yet.
+        PostgreSQL each text row also costs trigram index entries). The rows of
+        unchanged attributes are trusted to follow this release's indexing
+        rules; ``scimserver db reindex`` rebuilds them after a release that
+        changes those (:mod:`.reindex`).
         """
         old = _rows_by_attribute(index_values(self.resource_type, before))
         new = _rows_by_attribute(index_values(self.resource_type, resource.attributes))

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
+from scimserver.cli import main
 from scimserver.db import get_database
 from scimserver.models import Resource, ResourceValue
 from scimserver.scim.schema import ResourceType
@@ -141,3 +142,28 @@ def test_creating_a_taken_user_name_names_it(scim: ScimClient) -> None:
     assert response.get_json()["scimType"] == "uniqueness"
     assert response.get_json()["detail"] == "userName 'TAKEN' is already taken."
     assert matches(scim, 'userName eq "taken"') == 1
+
+
+def test_reindex_rebuilds_rows_lost_or_stale(
+    app: Flask, scim: ScimClient, users: ResourceType
+) -> None:
+    ids = [create_user(scim, f"user{n}", title="Guide")["id"] for n in range(5)]
+    with get_database(app).sessions() as session:
+        session.execute(
+            delete(ResourceValue).where(ResourceValue.resource_id == ids[0])
+        )
+        session.execute(
+            update(ResourceValue)
+            .where(ResourceValue.resource_id == ids[1])
+            .values(text_value="stale")
+        )
+        session.commit()
+    assert matches(scim, 'title eq "Guide"') == 3
+
+    result = app.test_cli_runner().invoke(main, ["db", "reindex", "--batch", "2"])
+
+    assert result.exit_code == 0, result.output
+    assert "5 resources reindexed" in result.output
+    for user_id in ids:
+        rows_match_document(app, users, user_id)
+    assert matches(scim, 'title eq "Guide"') == 5
