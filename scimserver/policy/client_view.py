@@ -205,6 +205,15 @@ class ClientView:
             conditions.append(cohort)
         return and_(*conditions) if conditions else None
 
+    def releases_whole(self, resource_type: ResourceType, key: str) -> bool:
+        """Whether the top-level ``key`` leaves whole, with its values unchanged.
+
+        Not for a pseudonymous client, which sees User ids replaced.
+        """
+        if self.policy.sector is not None:
+            return False
+        return key in self.policy.rules.whole_keys(resource_type)
+
     def member_condition(self) -> ColumnElement[bool] | None:
         """Which members of a Group the client may see listed: cohort Users only."""
         cohort = self._cohort_condition(None, PEER)

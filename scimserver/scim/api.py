@@ -17,7 +17,7 @@ from scimserver.policy import client_view, subject
 from scimserver.policy.auth import authenticate_request, require_scope
 from scimserver.policy.client_view import ClientView, current_view, load_visible
 from scimserver.policy.rate_limit import enforce_rate_limit
-from scimserver.scim import bulk, discovery, writes
+from scimserver.scim import bulk, discovery, member_stream, writes
 from scimserver.scim.cursors import page_attributes
 from scimserver.scim.dialects import current_dialect
 from scimserver.scim.errors import (
@@ -160,9 +160,7 @@ def create_resource(collection: str) -> Response:
 
     # A User rehired by its profile's dialect is an old one, maybe in groups.
     created = resource.version == 1
-    body = _represent_one(store, resource_type, resource, created)
-    headers = {"ETag": etag(resource), "Location": body["meta"]["location"]}
-    return scim_response(body, status=201, headers=headers)
+    return _resource_response(store, resource_type, resource, 201, created)
 
 
 @blueprint.get("/<collection>/<resource_id>")
@@ -341,24 +339,52 @@ def _if_match() -> str | None:
 
 
 def _resource_response(
-    store: ResourceStore, resource_type: ResourceType, resource: Resource
-) -> Response:
-    body = _represent_one(store, resource_type, resource)
-    return scim_response(body, headers={"ETag": etag(resource)})
-
-
-def _represent_one(
     store: ResourceStore,
     resource_type: ResourceType,
     resource: Resource,
+    status: int = 200,
     created: bool = False,
-) -> dict[str, Any]:
+) -> Response:
+    """One resource as the client may see it; a large Group's members streamed."""
+    headers = {"ETag": etag(resource)}
+    if status == 201:
+        headers["Location"] = location(settings().base_url, resource_type, resource.id)
     projection = Projection.parse(
         resource_type,
         attribute_list(request.args.get("attributes")),
         attribute_list(request.args.get("excludedAttributes")),
     )
-    return _represent_all(store, resource_type, [resource], projection, created)[0]
+    members = member_stream.first_page(
+        store, resource_type, resource, projection, _view()
+    )
+    related = _read_already(resource_type, resource, members, created)
+    body = _represent_all(store, resource_type, [resource], projection, related)[0]
+    if members is None or not members.more or body.pop("members", None) is None:
+        return scim_response(body, status=status, headers=headers)
+
+    types = {rt.name: rt for rt in registry().resource_types}
+    shown = member_stream.member_json(
+        resource_type, projection, settings().base_url, types
+    )
+    return member_stream.streamed_response(body, members, shown, status, headers)
+
+
+def _read_already(
+    resource_type: ResourceType,
+    resource: Resource,
+    members: member_stream.MemberPages | None,
+    created: bool,
+) -> dict[str, list[MemberRef]] | None:
+    """Members or groups known without a query; None to read them.
+
+    A Group's first page of members (of which one stands for all when they are
+    streamed), or the groups of a User just created: none.
+    """
+    if members is not None:
+        return {resource.id: members.first[:1] if members.more else members.first}
+    if created and related_attribute(resource_type) == "groups":
+        return {}
+    return None
 
 
 def _represent_all(
@@ -366,14 +392,12 @@ def _represent_all(
     resource_type: ResourceType,
     resources: Any,
     projection: Projection,
-    created: bool = False,
+    related: dict[str, list[MemberRef]] | None = None,
 ) -> list[dict[str, Any]]:
+    """Released, projected bodies; ``related`` gives members or groups read already."""
     view = _view()
-    related = (
-        {}
-        if created and related_attribute(resource_type) == "groups"
-        else _load_related(store, resource_type, resources, projection, view)
-    )
+    if related is None:
+        related = _load_related(store, resource_type, resources, projection, view)
     types = {rt.name: rt for rt in registry().resource_types}
     base_url = settings().base_url
     full = [

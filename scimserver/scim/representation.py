@@ -64,7 +64,7 @@ def represent(
     related_name = related_attribute(resource_type)
     if related and related_name:
         body[related_name] = [
-            _related_value(ref, base_url, related_types or {}) for ref in related
+            related_value(ref, base_url, related_types or {}) for ref in related
         ]
     return body
 
@@ -78,7 +78,7 @@ def related_attribute(resource_type: ResourceType) -> str | None:
     return None
 
 
-def _related_value(
+def related_value(
     ref: MemberRef, base_url: str, related_types: dict[str, ResourceType]
 ) -> dict[str, Any]:
     value: dict[str, Any] = {"value": ref.value}

@@ -42,7 +42,9 @@ from scimserver.scim.store_statements import (
     GROUPS_OF_RESOURCE,
     INSERT_RESOURCE_ROWS,
     INSERT_VALUE_ROWS,
+    MEMBER_ID_PAGE,
     MEMBER_IDS_OF,
+    MEMBER_PAGE,
     MEMBER_TYPES,
     MEMBERS_OF,
     PRESENT_MEMBERS,
@@ -306,6 +308,33 @@ class ResourceStore:
                 )
             )
         return found
+
+    def member_page(
+        self,
+        group_id: str,
+        after: str,
+        limit: int,
+        visible: ColumnElement[bool] | None = None,
+        *,
+        display: bool = True,
+    ) -> list[MemberRef]:
+        """Up to ``limit`` direct members of a group with ids after ``after``.
+
+        In id order, the order of :meth:`members_of`; ``visible`` and
+        ``display`` as there.
+        """
+        values = {"group_id": group_id, "after": after, "limit": limit}
+        if visible is None and not display:
+            rows = self.session.execute(MEMBER_ID_PAGE, values)
+            return [MemberRef(member_id, kind, None, kind) for member_id, kind in rows]
+
+        query = MEMBER_PAGE if visible is None else MEMBER_PAGE.where(visible)
+        return [
+            MemberRef(member_id, kind, display_name or user_name, kind)
+            for member_id, kind, display_name, user_name in self.session.execute(
+                query, values
+            )
+        ]
 
     def keep_groups_read(self, groups: Mapping[str, list[MemberRef]]) -> None:
         """Let :meth:`groups_of` answer from groups read with a page."""

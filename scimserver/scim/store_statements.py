@@ -9,11 +9,12 @@ as bound parameters (``expanding`` ones for lists), and executed as they are.
 from __future__ import annotations
 
 import logging
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     JSON,
     Insert,
+    Select,
     Table,
     Text,
     bindparam,
@@ -71,6 +72,8 @@ INSERT_VALUE_ROWS = _insert_json_rows(VALUE_ROWS)
 TYPES_TOTAL = select(func.coalesce(func.sum(ResourceCount.total), 0)).where(
     ResourceCount.resource_type.in_(bindparam("resource_types", expanding=True))
 )
+
+PagedQuery = TypeVar("PagedQuery", bound=Select[*tuple[Any, ...]])
 
 #: One resource by primary key (what ``Session.get`` runs, without its overhead).
 RESOURCE_BY_ID = select(Resource).where(Resource.id == bindparam("resource_id"))
@@ -135,6 +138,32 @@ MEMBER_IDS_OF = (
     .where(Membership.group_id.in_(bindparam("group_ids", expanding=True)))
     .order_by(Membership.group_id, Membership.member_id)
 )
+
+
+def _page_of_members(query: PagedQuery) -> PagedQuery:
+    """``query`` narrowed to one page of a group's members, after ``after``."""
+    return (
+        query.where(
+            Membership.group_id == bindparam("group_id"),
+            Membership.member_id > bindparam("after"),
+        )
+        .order_by(Membership.member_id)
+        .limit(bindparam("limit"))
+    )
+
+
+#: One page of a group's members in id order, with their display names.
+MEMBER_PAGE = _page_of_members(
+    select(
+        Membership.member_id,
+        Membership.member_type,
+        PEER.display_name,
+        PEER.user_name,
+    ).join(PEER, PEER.id == Membership.member_id)
+)
+
+#: The same without display names, from the membership table's index alone.
+MEMBER_ID_PAGE = _page_of_members(select(Membership.member_id, Membership.member_type))
 
 #: Member id, group id and group display name for the given members.
 GROUPS_OF = (
