@@ -55,7 +55,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 
 typecheck: venv
-	$(BIN)/mypy --strict scimserver
+	$(BIN)/mypy --strict scimserver tests bench
 
 check: lint typecheck test
 

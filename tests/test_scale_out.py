@@ -19,9 +19,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +133,7 @@ def _free_port() -> int:
     return port
 
 
-def in_parallel(jobs: list[Callable[[], Reply]]) -> list[Reply]:
+def in_parallel(jobs: Sequence[Callable[[], Reply]]) -> list[Reply]:
     with ThreadPoolExecutor(CONCURRENCY) as pool:
         return list(pool.map(lambda job: job(), jobs))
 
@@ -199,11 +200,13 @@ def instances(
 def created(instances: tuple[Instance, Instance]) -> list[Reply]:
     """Users created concurrently, half through each instance."""
     jobs = [
-        lambda n=n, instance=instance: instance.scim(
-            "POST", "/Users", {"schemas": [USER_SCHEMA], "userName": f"scale{n}"}
+        partial(
+            instances[n % 2].scim,
+            "POST",
+            "/Users",
+            {"schemas": [USER_SCHEMA], "userName": f"scale{n}"},
         )
         for n in range(USERS_PER_INSTANCE * 2)
-        for instance in [instances[n % 2]]
     ]
     return in_parallel(jobs)
 
@@ -225,8 +228,7 @@ def test_one_user_name_wins_a_race_between_instances(
 ) -> None:
     body = {"schemas": [USER_SCHEMA], "userName": "contested"}
     jobs = [
-        lambda instance=instance: instance.scim("POST", "/Users", body)
-        for instance in instances * 4
+        partial(instance.scim, "POST", "/Users", body) for instance in instances * 4
     ]
 
     statuses = sorted(reply.status for reply in in_parallel(jobs))
@@ -254,8 +256,11 @@ def member_race(
 
     replies = in_parallel(
         [
-            lambda n=n, user_id=user_id: instances[n % 2].scim(
-                "PATCH", f"/Groups/{group_id}", add_member(group_id, user_id)
+            partial(
+                instances[n % 2].scim,
+                "PATCH",
+                f"/Groups/{group_id}",
+                add_member(group_id, user_id),
             )
             for n, user_id in enumerate(user_ids)
         ]
@@ -313,10 +318,12 @@ def test_the_same_if_match_lets_one_of_two_concurrent_writers_win(
         version = instances[0].scim("GET", f"/Users/{user_id}").headers["etag"]
         replies = in_parallel(
             [
-                lambda instance=instance, title=f"race {race}", version=version: (
-                    instance.scim(
-                        "PATCH", f"/Users/{user_id}", set_title(title), If_Match=version
-                    )
+                partial(
+                    instance.scim,
+                    "PATCH",
+                    f"/Users/{user_id}",
+                    set_title(f"race {race}"),
+                    If_Match=version,
                 )
                 for instance in instances
             ]

@@ -132,7 +132,7 @@ def test_a_consent_not_covering_the_register_keeps_it_hidden(
     consents.granted(user_id)
 
     assert released_consents(eap, user_id) == []
-    assert consents_of(scim.client.application, user_id) != []  # type: ignore[arg-type]
+    assert consents_of(scim.client.application, user_id) != []
 
 
 @pytest.mark.parametrize("who", ["hris", "eap"])

@@ -186,7 +186,10 @@ def test_if_none_match_with_the_current_version_is_304(scim: ScimClient) -> None
 
 
 def test_schemas_lists_only_extensions_that_are_returned(scim: ScimClient) -> None:
-    extension = {"schemas": [USER, ENTERPRISE], ENTERPRISE: {"department": "Finance"}}
+    extension: dict[str, Any] = {
+        "schemas": [USER, ENTERPRISE],
+        ENTERPRISE: {"department": "Finance"},
+    }
     created = create_user(scim, **extension)
 
     full = scim.get(f"/Users/{created['id']}").get_json()

@@ -75,7 +75,7 @@ def test_writes_answer_a_large_group_streamed(
     group = create_group(scim, "Everyone", members[:-1])
     add = {"op": "add", "path": "members", "value": [{"value": members[-1]}]}
     rename = {"op": "replace", "path": "displayName", "value": "All"}
-    body = {"schemas": [GROUP], "displayName": "New"}
+    body: dict[str, Any] = {"schemas": [GROUP], "displayName": "New"}
     body["members"] = [{"value": member} for member in members]
 
     with pytest.MonkeyPatch.context() as patched:

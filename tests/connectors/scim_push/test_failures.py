@@ -22,7 +22,7 @@ from scimserver.connectors.base import OutboundEvent
 from scimserver.connectors.scim_push import ScimPushConnector
 
 TOKEN_ENV = "SCIMSERVER_TEST_FAILING_TOKEN"
-USER = {
+USER: dict[str, Any] = {
     "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
     "id": "2819c223-7f76-453a-919d-413861904646",
     "userName": "bjensen",

@@ -26,6 +26,7 @@ import pytest
 from authlib.integrations.httpx_client import OAuth2Client
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -218,7 +219,9 @@ def browser_for(hub: LiveHub, user_id: str | None) -> httpx.Client:
     """A browser on the hub, signed in as ``user_id`` (or not signed in)."""
     browser = httpx.Client(base_url=hub.url, follow_redirects=False)
     if user_id is not None:
-        serializer = hub.app.session_interface.get_signing_serializer(hub.app)
+        interface = hub.app.session_interface
+        assert isinstance(interface, SecureCookieSessionInterface)
+        serializer = interface.get_signing_serializer(hub.app)
         assert serializer is not None
         cookie = serializer.dumps(
             {

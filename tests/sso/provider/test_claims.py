@@ -21,7 +21,7 @@ def claims_of(scope: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_the_primary_address_wins_and_only_a_work_address_is_verified() -> None:
-    body = {
+    body: dict[str, Any] = {
         "emails": [
             {"value": "ada@home.example", "type": "home"},
             {"value": "ada@corp.example", "type": "work", "primary": True},
