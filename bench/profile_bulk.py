@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import pstats
 import sys
 import tempfile
 import time
@@ -31,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 
 from bench.profile_requests import _environment  # noqa: E402
+from bench.profiling import print_profile  # noqa: E402
 from bench.run import _bulk_body, _token, database  # noqa: E402
 from bench.seed import seed  # noqa: E402
 from scimserver import create_app, schema_migrations  # noqa: E402
@@ -81,9 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"({users / total:.0f} users/s)"
         )
         if profiler is not None:
-            stats = pstats.Stats(profiler)
-            stats.sort_stats("cumulative").print_stats(30)
-            stats.sort_stats("tottime").print_stats(30)
+            print_profile(profiler)
         get_database(app).dispose()
     return 0
 

@@ -17,7 +17,6 @@ import argparse
 import contextlib
 import cProfile
 import os
-import pstats
 import random
 import sys
 import tempfile
@@ -30,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import baseline  # noqa: E402
+from bench.profiling import print_profile  # noqa: E402
 from bench.run import _token, database  # noqa: E402
 from bench.seed import seed, user_payload  # noqa: E402
 from scimserver import create_app, schema_migrations  # noqa: E402
@@ -164,9 +164,7 @@ def _profile(send: Send, requests: int) -> None:
     for n in range(requests):
         send(n)
     profiler.disable()
-    stats = pstats.Stats(profiler)
-    stats.sort_stats("cumulative").print_stats(35)
-    stats.sort_stats("tottime").print_stats(25)
+    print_profile(profiler)
 
 
 if __name__ == "__main__":
