@@ -4,7 +4,8 @@ Workers follow the CPU cores the process may use (cgroup quota included), each
 with a few threads on PostgreSQL and one on SQLite; every worker pools as many
 database connections as it has threads. ``SCIMSERVER_BIND``,
 ``SCIMSERVER_WORKERS`` and ``SCIMSERVER_THREADS`` override the computed values.
-Logs, access log included, are JSON lines on standard output.
+Logs, access log included, are JSON lines on standard output. The workers' request
+metrics are summed at ``/metrics`` (see :mod:`scimserver.shared_metrics`).
 
 Why one thread on SQLite: pysqlite lets go of the GIL for every row it steps
 through, and a thread that does so waits for the GIL behind the others' Python
@@ -16,6 +17,9 @@ from 1,120 ms to 43 ms. SQLite writes one transaction at a time anyway.
 import math
 import os
 from pathlib import Path
+from typing import Any
+
+from scimserver import shared_metrics
 
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 THREADS_PER_WORKER = 4
@@ -63,6 +67,30 @@ max_requests = 20_000
 max_requests_jitter = 2_000
 # The heartbeat file lives in memory: container file systems can stall it.
 worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None
+
+# Every worker's request counts are summed at /metrics, from files in a folder the
+# workers share: PROMETHEUS_MULTIPROC_DIR, or a fresh one beside the heartbeats.
+metrics_folder = shared_metrics.share_folder(os.environ, worker_tmp_dir)
+
+
+def on_starting(server: Any) -> None:
+    shared_metrics.empty_folder(metrics_folder)
+
+
+def pre_fork(server: Any, worker: Any) -> None:
+    live = server.WORKERS.values()
+    worker.metrics_slot = shared_metrics.free_slot(
+        getattr(other, "metrics_slot", None) for other in live
+    )
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    shared_metrics.count_in_slot(worker.metrics_slot)
+
+
+def on_exit(server: Any) -> None:
+    shared_metrics.remove_made_folders()
+
 
 accesslog = "-"
 errorlog = "-"

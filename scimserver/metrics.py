@@ -13,9 +13,9 @@ The endpoint label is the URL rule (``/scim/v2/Users/<resource_id>``), never
 the path, so that ids do not reach the metrics. Scraping needs a client token
 with the ``metrics:read`` scope: referral counts are about employees.
 
-TODO: under gunicorn with several workers each process counts its own requests;
-prometheus_client's multiprocess mode (a shared ``PROMETHEUS_MULTIPROC_DIR``)
-would sum them, and needs the deployment to provide that folder.
+Under gunicorn the request figures are those of the whole server: every worker
+writes its counts to a shared folder and a scrape sums them
+(:mod:`scimserver.shared_metrics`). Run without one, a process reports its own.
 """
 
 from __future__ import annotations
@@ -34,9 +34,11 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from scimserver import shared_metrics
 from scimserver.connectors.models import DeliveryAttempt, OutboxEvent
 from scimserver.db import get_database
 from scimserver.events.models import Referral
@@ -51,21 +53,26 @@ BACKLOG = ("pending", "delivering", "dead")
 
 
 class RequestMetrics:
-    """The request counters of one application, in its own registry."""
+    """The request counters of one application, and the registry that shows them.
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    When the workers share their counts, the counters only write them; the
+    registry then reads every worker's from the shared folder instead.
+    """
+
+    def __init__(self, registry: CollectorRegistry, shared: bool = False) -> None:
         self.registry = registry
+        own = CollectorRegistry() if shared else registry
         self.requests = Counter(
             "scimserver_http_requests",
             "HTTP requests answered, by endpoint, method and status.",
             ["endpoint", "method", "status"],
-            registry=registry,
+            registry=own,
         )
         self.latency = Histogram(
             "scimserver_http_request_duration_seconds",
             "Time to answer an HTTP request, by endpoint.",
             ["endpoint"],
-            registry=registry,
+            registry=own,
         )
 
 
@@ -127,7 +134,10 @@ class DatabaseCollector(Collector):
 def init_app(app: Flask) -> None:
     """Count every request and serve ``/metrics``."""
     registry = CollectorRegistry()
-    app.extensions[EXTENSION_KEY] = RequestMetrics(registry)
+    shared = shared_metrics.shared()
+    if shared:
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    app.extensions[EXTENSION_KEY] = RequestMetrics(registry, shared)
     registry.register(DatabaseCollector(app))
     app.before_request(_start_timer)
     app.after_request(_count)

@@ -22,6 +22,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from scimserver import shared_metrics
+
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 KUBERNETES = DEPLOY / "kubernetes"
@@ -57,7 +59,16 @@ def gunicorn_settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, 
         monkeypatch.delenv(f"SCIMSERVER_{name}", raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    return run_settings(monkeypatch)
+
+
+def run_settings(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    # Unset again afterwards; the metrics folder the settings make is removed.
+    monkeypatch.setenv(shared_metrics.FOLDER_VARIABLE, "")
+    try:
+        return runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    finally:
+        shared_metrics.remove_made_folders()
 
 
 def config_reference() -> ModuleType:
@@ -248,7 +259,11 @@ def test_systemd_unit_verifies() -> None:
 
 
 def test_gunicorn_accepts_its_configuration(tmp_path: Path) -> None:
-    env = {**os.environ, "SCIMSERVER_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    env = {
+        **os.environ,
+        "SCIMSERVER_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+        shared_metrics.FOLDER_VARIABLE: str(tmp_path / "metrics"),
+    }
 
     result = run(
         sys.executable,
@@ -329,7 +344,7 @@ def test_an_explicit_pool_size_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     gunicorn_settings(monkeypatch, SCIMSERVER_THREADS="6")
     monkeypatch.setenv("SCIMSERVER_DB_POOL_SIZE", "2")
 
-    runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    run_settings(monkeypatch)
 
     assert os.environ["SCIMSERVER_DB_POOL_SIZE"] == "2"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -30,11 +31,12 @@ import psycopg
 import pytest
 import sqlalchemy
 from flask import Flask
+from prometheus_client.parser import text_string_to_metric_families
 from psycopg import sql
 from sqlalchemy import make_url
 from sqlalchemy.pool import QueuePool
 
-from scimserver import create_app, db, schema_migrations
+from scimserver import create_app, db, schema_migrations, shared_metrics
 from scimserver.db import get_database
 from scimserver.scim.schema import SchemaRegistry
 from tests.conftest import ScimClient, make_token
@@ -47,6 +49,8 @@ USERS_PER_INSTANCE = 20
 CONCURRENCY = 8
 SCALE_USERS = {"filter": 'userName sw "scale"', "count": "1000"}
 RACES = 8
+WORKERS = 2
+HEALTH_CHECKS = 24
 STARTUP_SECONDS = 30
 REQUEST_SECONDS = 15
 
@@ -63,7 +67,9 @@ class Reply:
 class Instance:
     """One gunicorn server on a loopback port, called with a bearer token."""
 
-    def __init__(self, database_url: str, log: Path) -> None:
+    def __init__(
+        self, database_url: str, log: Path, metrics_folder: Path | None = None
+    ) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.token = ""
@@ -73,9 +79,13 @@ class Instance:
             "SCIMSERVER_BASE_URL": self.base,
             "SCIMSERVER_RATE_LIMIT_PER_SECOND": "0",
         }
+        env.pop(shared_metrics.FOLDER_VARIABLE, None)
+        self.metrics_folder = metrics_folder
+        if metrics_folder is not None:
+            env[shared_metrics.FOLDER_VARIABLE] = str(metrics_folder)
         command = [sys.executable, "-m", "gunicorn", "--config"]
         command += [str(ROOT / "deploy" / "gunicorn.conf.py")]
-        command += ["--bind", f"127.0.0.1:{self.port}", "--workers", "2"]
+        command += ["--bind", f"127.0.0.1:{self.port}", "--workers", str(WORKERS)]
         command += ["--threads", "4", "scimserver.wsgi:app"]
         self._log = log.open("w")
         self.process = subprocess.Popen(
@@ -119,6 +129,38 @@ class Instance:
 
     def scim(self, method: str, path: str, body: Any = None, **headers: str) -> Reply:
         return self.call(method, "/scim/v2" + path, body, **headers)
+
+    def health_checks_counted(self) -> float:
+        """The server's count of answered health checks, as one scrape reports it."""
+        request = urllib.request.Request(self.base + "/metrics")
+        request.add_header("Authorization", f"Bearer {self.token}")
+        with urllib.request.urlopen(request, timeout=REQUEST_SECONDS) as response:
+            text = response.read().decode()
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if (
+                    sample.name == "scimserver_http_requests_total"
+                    and sample.labels["endpoint"] == "/healthz"
+                ):
+                    return sample.value
+        return 0.0
+
+    def worker_pids(self) -> set[int]:
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+        return {int(child) for child in children.split()}
+
+    def reload(self) -> None:
+        """Replace every worker, as gunicorn does on SIGHUP, and wait for it."""
+        old = self.worker_pids()
+        self.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            workers = self.worker_pids()
+            if len(workers) == WORKERS and not workers & old:
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"gunicorn on port {self.port} kept its old workers")
 
 
 def _reply(status: int, headers: Any, raw: bytes) -> Reply:
@@ -181,9 +223,14 @@ def instances(
 ) -> Iterator[tuple[Instance, Instance]]:
     """Two gunicorn instances on one database, both holding the same token."""
     logs = tmp_path_factory.mktemp("scale-out")
-    token = make_token(shared_database, "scale-out", ["scim:read", "scim:write"])
+    scopes = ["scim:read", "scim:write", "metrics:read"]
+    token = make_token(shared_database, "scale-out", scopes)
+    # A metrics folder named by the operator, holding a run's leftovers, for one;
+    # the folder gunicorn's settings make for the other.
+    (logs / "metrics").mkdir()
+    (logs / "metrics" / "counter_0.db").write_bytes(b"left over")
     pair = (
-        Instance(shared_url, logs / "a.log"),
+        Instance(shared_url, logs / "a.log", logs / "metrics"),
         Instance(shared_url, logs / "b.log"),
     )
     try:
@@ -362,3 +409,35 @@ def test_the_pool_is_sized_by_the_setting(postgres_url: str) -> None:
     assert isinstance(engine.pool, QueuePool)
     assert engine.pool.size() == 3
     engine.dispose()
+
+
+def test_every_scrape_reports_the_requests_of_both_workers(
+    instances: tuple[Instance, Instance],
+) -> None:
+    for instance in instances:
+        before = instance.health_checks_counted()
+        checks = [partial(instance.call, "GET", "/healthz")] * HEALTH_CHECKS
+
+        statuses = {reply.status for reply in in_parallel(checks)}
+        scrapes = [instance.health_checks_counted() for _ in range(8)]
+
+        assert statuses == {200}
+        assert scrapes == [before + HEALTH_CHECKS] * 8
+
+
+def test_replaced_workers_keep_the_counts_in_a_bounded_folder(
+    instances: tuple[Instance, Instance],
+) -> None:
+    instance = instances[0]
+    assert instance.metrics_folder is not None
+    before = instance.health_checks_counted()
+
+    for _ in range(3):
+        instance.reload()
+        instance.call("GET", "/healthz")
+    after = [instance.health_checks_counted() for _ in range(4)]
+
+    assert after == [before + 3] * 4
+    # A counter and a histogram file per slot; at most twice the workers ran at
+    # once, while a reload started the new ones before stopping the old.
+    assert len(list(instance.metrics_folder.glob("*.db"))) <= 2 * 2 * WORKERS
