@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import threading
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,10 @@ from scimserver.connectors.consent_sweep import sweep_ended_consents
 from scimserver.connectors.models import STATUSES
 from scimserver.connectors.worker import BATCH_SIZE, CONCURRENCY, DeliveryWorker
 from scimserver.db import get_database
+
+logger = logging.getLogger(__name__)
+
+NO_CONNECTORS = "no connectors are configured: set SCIMSERVER_CONNECTORS_FILE"
 
 
 @click.command("worker")
@@ -46,12 +51,13 @@ def worker(once: bool, batch: int, concurrency: int, poll: float) -> None:
     """Deliver outbox events to the connectors until stopped (SIGTERM, Ctrl-C).
 
     Run one per machine or more; on PostgreSQL they share the work without
-    delivering an event twice. On SQLite run one.
+    delivering an event twice. On SQLite run one. Without connectors there is
+    nothing to deliver: ``--once`` fails, and a running worker waits to be
+    stopped (a deployment starts one before any connector is declared).
     """
-    if not current_catalog():
-        raise click.ClickException(
-            "no connectors are configured: set SCIMSERVER_CONNECTORS_FILE"
-        )
+    configured = bool(current_catalog())
+    if once and not configured:
+        raise click.ClickException(NO_CONNECTORS)
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     delivery = DeliveryWorker(app, batch, concurrency)
     if once:
@@ -67,7 +73,11 @@ def worker(once: bool, batch: int, concurrency: int, poll: float) -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    delivery.run_forever(stop, poll)
+    if configured:
+        delivery.run_forever(stop, poll)
+        return
+    logger.warning("delivery worker idle: %s", NO_CONNECTORS)
+    stop.wait()
 
 
 @click.group()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import runpy
 import shutil
 import subprocess
@@ -116,6 +117,30 @@ def test_compose_server_starts_after_the_migration_on_loopback_only() -> None:
     assert "postgresql+psycopg://" in str(services["server"]["environment"])
 
 
+def test_compose_worker_and_server_read_the_same_connectors_file() -> None:
+    services = load_yaml(DEPLOY / "compose.yaml")["services"]
+    worker, server = services["worker"], services["server"]
+    path = worker["environment"]["SCIMSERVER_CONNECTORS_FILE"]
+
+    assert worker["command"] == ["scimserver", "worker"]
+    assert worker["image"] == server["image"]
+    assert worker["depends_on"] == server["depends_on"]
+    assert server["environment"]["SCIMSERVER_CONNECTORS_FILE"] == path
+    for service in (worker, server):
+        assert f"./connectors.toml:{path}:ro" in service["volumes"]
+    assert (DEPLOY / "connectors.toml").is_file()
+
+
+def test_compose_keeps_the_receipt_key_where_the_image_makes_it() -> None:
+    server = load_yaml(DEPLOY / "compose.yaml")["services"]["server"]
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    key_file = re.search(r"SCIMSERVER_RECEIPT_KEY_FILE=(\S+)", dockerfile)
+
+    assert key_file is not None
+    volumes = [volume.split(":") for volume in server["volumes"]]
+    assert ["scimserver-state", str(Path(key_file[1]).parent)] in volumes
+
+
 # Kubernetes ----------------------------------------------------------------
 
 
@@ -195,7 +220,60 @@ def test_migration_job_upgrades_with_the_server_image() -> None:
     assert pod_spec("migration-job")["restartPolicy"] == "Never"
 
 
-@pytest.mark.parametrize("name", ["deployment", "migration-job"])
+def mounted_paths(name: str) -> dict[str, str]:
+    """Each volume of a manifest's first container, by where it is mounted."""
+    container = pod_spec(name)["containers"][0]
+    return {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
+
+
+def volume(name: str, volume_name: str) -> dict[str, Any]:
+    [found] = [v for v in pod_spec(name)["volumes"] if v["name"] == volume_name]
+    return dict(found)
+
+
+def test_worker_runs_the_server_image_with_its_settings() -> None:
+    worker = pod_spec("worker")["containers"][0]
+    server = pod_spec("deployment")["containers"][0]
+    labels = manifest("worker")["spec"]["template"]["metadata"]["labels"]
+    service = manifest("service")["spec"]["selector"]
+
+    assert worker["command"] == ["scimserver", "worker"]
+    assert worker["image"] == server["image"]
+    assert worker["envFrom"] == server["envFrom"]
+    assert worker["env"] == server["env"]
+    assert not service.items() <= labels.items()
+
+
+@pytest.mark.parametrize("name", ["deployment", "worker"])
+def test_pods_mount_the_connectors_file_the_settings_name(name: str) -> None:
+    settings = manifest("configmap")["data"]
+    path = Path(settings["SCIMSERVER_CONNECTORS_FILE"])
+    connectors = manifest("connectors")
+
+    mounted = volume(name, mounted_paths(name)[str(path.parent)])
+
+    assert mounted["configMap"]["name"] == connectors["metadata"]["name"]
+    assert path.name in connectors["data"]
+
+
+def test_the_connectors_config_map_ships_the_connectors_file() -> None:
+    shipped = manifest("connectors")["data"]["connectors.toml"]
+
+    assert shipped == (DEPLOY / "connectors.toml").read_text()
+
+
+def test_every_server_replica_reads_one_receipt_key_from_the_secret() -> None:
+    path = Path(manifest("configmap")["data"]["SCIMSERVER_RECEIPT_KEY_FILE"])
+    secret_name = pod_spec("deployment")["containers"][0]["env"][0]["valueFrom"]
+
+    mounted = volume("deployment", mounted_paths("deployment")[str(path.parent)])
+
+    assert mounted["secret"]["secretName"] == secret_name["secretKeyRef"]["name"]
+    assert [item["path"] for item in mounted["secret"]["items"]] == [path.name]
+    assert pod_spec("deployment")["securityContext"]["fsGroup"] == 10001
+
+
+@pytest.mark.parametrize("name", ["deployment", "migration-job", "worker"])
 def test_pods_run_as_non_root_read_only(name: str) -> None:
     spec = pod_spec(name)
     container = spec["containers"][0]["securityContext"]
@@ -241,10 +319,9 @@ def test_image_is_slim_non_root_and_checks_its_health() -> None:
 @pytest.mark.skipif(
     shutil.which("systemd-analyze") is None, reason="systemd is not installed"
 )
-def test_systemd_unit_verifies() -> None:
-    result = run(
-        "systemd-analyze", "verify", str(DEPLOY / "systemd/scimserver.service")
-    )
+@pytest.mark.parametrize("unit", ["scimserver.service", "scimserver-worker.service"])
+def test_systemd_unit_verifies(unit: str) -> None:
+    result = run("systemd-analyze", "verify", str(DEPLOY / "systemd" / unit))
 
     # Only complaint allowed: the programs are not installed under /opt here.
     problems = [

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +26,9 @@ from tests.connectors.outbox_support import (
 )
 
 __all__ = ["make_hub"]
+
+STARTUP_SECONDS = 30
+IDLE_SECONDS = 0.5
 
 
 @pytest.mark.parametrize(
@@ -111,8 +119,40 @@ secret_env = ["{SECRET_ENV}"]
     assert isinstance(sender, WebhookConnector) and sender.url == url
 
 
-def test_the_worker_refuses_to_start_without_connectors(app: Flask) -> None:
+def test_a_single_pass_refuses_to_run_without_connectors(app: Flask) -> None:
     result = app.test_cli_runner().invoke(main, ["worker", "--once"])
 
     assert result.exit_code == 1
     assert "SCIMSERVER_CONNECTORS_FILE" in result.output
+
+
+def test_a_worker_without_connectors_waits_until_stopped(
+    tmp_path: Path, database_url: str, schema_dir: str
+) -> None:
+    environment = {
+        **os.environ,
+        "SCIMSERVER_DATABASE_URL": database_url,
+        "SCIMSERVER_SCHEMA_DIR": schema_dir,
+        "SCIMSERVER_CONNECTORS_FILE": "",
+    }
+    command = [sys.executable, "-c", "from scimserver.cli import main; main()"]
+    log = tmp_path / "worker.log"
+    with log.open("w") as output:
+        worker = subprocess.Popen(
+            [*command, "worker"], env=environment, stdout=output, stderr=output
+        )
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while "delivery worker idle" not in log.read_text():
+            assert worker.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "the worker said nothing"
+            time.sleep(0.1)
+        time.sleep(IDLE_SECONDS)
+        running = worker.poll() is None
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=10)
+
+    assert running
+    assert worker.returncode == 0
+    assert "SCIMSERVER_CONNECTORS_FILE" in log.read_text()
