@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from scimserver import (
@@ -41,7 +41,19 @@ from scimserver.scim.reindex import reindex
 from scimserver.sso.provider import cli as oidc_cli
 
 
-@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
+def _configured_app() -> Flask:
+    """The application, or a one-line error when its configuration is wrong.
+
+    Settings, and the files they name (connectors, referral rules, SSO, release
+    policies), are checked when the application is made; every command needs it.
+    """
+    try:
+        return create_app()
+    except (ValueError, OSError) as error:
+        raise click.ClickException(f"cannot start: {error}") from None
+
+
+@click.group(cls=FlaskGroup, create_app=_configured_app, add_version_option=False)
 def main() -> None:
     """scimserver: SCIM 2.0 identity and consent hub."""
 

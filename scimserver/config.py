@@ -88,13 +88,23 @@ class Settings:
         values: dict[str, Any] = {}
 
         for field in fields(cls):
-            raw = environ.get(f"SCIMSERVER_{field.name.upper()}")
+            variable = f"SCIMSERVER_{field.name.upper()}"
+            raw = environ.get(variable)
             if raw is None:
                 continue
-            values[field.name] = int(raw) if field.type == "int" else raw
+            values[field.name] = (
+                _whole_number(variable, raw) if field.type == "int" else raw
+            )
 
         return cls(**values)
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Settings:
         """Return a copy with some settings replaced (used by tests)."""
         return replace(self, **overrides)
+
+
+def _whole_number(variable: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{variable} must be a whole number, not {raw!r}") from None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import select
 
@@ -65,3 +68,22 @@ def test_demo_load_is_idempotent(app: Flask, scim: ScimClient) -> None:
     users = scim.get("/Users?count=0").get_json()["totalResults"]
     groups = scim.get("/Groups?count=0").get_json()["totalResults"]
     assert (users, groups) == (6, 3)
+
+
+def test_a_wrong_setting_stops_a_command_with_one_line(tmp_path: Path) -> None:
+    runner = CliRunner()
+    environment = {
+        "SCIMSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "SCIMSERVER_CONNECTORS_FILE": str(tmp_path / "missing.toml"),
+    }
+
+    missing_file = runner.invoke(main, ["db", "upgrade"], env=environment)
+    environment["SCIMSERVER_RATE_LIMIT_BURST"] = "lots"
+    not_a_number = runner.invoke(main, ["db", "upgrade"], env=environment)
+
+    assert missing_file.exit_code == 1
+    assert "cannot start: cannot read connectors file" in missing_file.output
+    assert "missing.toml" in missing_file.output
+    assert not_a_number.exit_code == 1
+    assert "SCIMSERVER_RATE_LIMIT_BURST must be a whole number" in not_a_number.output
+    assert not (tmp_path / "x.db").exists()
