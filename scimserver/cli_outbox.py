@@ -7,6 +7,7 @@ import logging
 import signal
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import FrameType
 
 import click
@@ -17,7 +18,12 @@ from scimserver.connectors import operations
 from scimserver.connectors.config import current_catalog
 from scimserver.connectors.consent_sweep import sweep_ended_consents
 from scimserver.connectors.models import STATUSES
-from scimserver.connectors.worker import BATCH_SIZE, CONCURRENCY, DeliveryWorker
+from scimserver.connectors.worker import (
+    BATCH_SIZE,
+    CONCURRENCY,
+    DeliveryWorker,
+    beat,
+)
 from scimserver.db import get_database
 
 logger = logging.getLogger(__name__)
@@ -46,8 +52,15 @@ NO_CONNECTORS = "no connectors are configured: set SCIMSERVER_CONNECTORS_FILE"
     type=click.FloatRange(0.05),
     help="Seconds to wait when nothing is due.",
 )
+@click.option(
+    "--heartbeat",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Touch this file after every pass, for a liveness probe.",
+)
 @with_appcontext
-def worker(once: bool, batch: int, concurrency: int, poll: float) -> None:
+def worker(
+    once: bool, batch: int, concurrency: int, poll: float, heartbeat: Path | None
+) -> None:
     """Deliver outbox events to the connectors until stopped (SIGTERM, Ctrl-C).
 
     Run one per machine or more; on PostgreSQL they share the work without
@@ -74,10 +87,12 @@ def worker(once: bool, batch: int, concurrency: int, poll: float) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     if configured:
-        delivery.run_forever(stop, poll)
+        delivery.run_forever(stop, poll, heartbeat)
         return
     logger.warning("delivery worker idle: %s", NO_CONNECTORS)
-    stop.wait()
+    beat(heartbeat)
+    while not stop.wait(poll):
+        beat(heartbeat)
 
 
 @click.group()

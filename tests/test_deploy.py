@@ -117,14 +117,20 @@ def test_compose_server_starts_after_the_migration_on_loopback_only() -> None:
     assert "postgresql+psycopg://" in str(services["server"]["environment"])
 
 
+def heartbeat_of(command: list[str]) -> str:
+    """The file a worker command touches after every pass."""
+    return command[command.index("--heartbeat") + 1]
+
+
 def test_compose_worker_and_server_read_the_same_connectors_file() -> None:
     services = load_yaml(DEPLOY / "compose.yaml")["services"]
     worker, server = services["worker"], services["server"]
     path = worker["environment"]["SCIMSERVER_CONNECTORS_FILE"]
 
-    assert worker["command"] == ["scimserver", "worker"]
+    assert worker["command"][:2] == ["scimserver", "worker"]
     assert worker["image"] == server["image"]
     assert worker["depends_on"] == server["depends_on"]
+    assert heartbeat_of(worker["command"]) in worker["healthcheck"]["test"][1]
     assert server["environment"]["SCIMSERVER_CONNECTORS_FILE"] == path
     for service in (worker, server):
         assert f"./connectors.toml:{path}:ro" in service["volumes"]
@@ -237,7 +243,12 @@ def test_worker_runs_the_server_image_with_its_settings() -> None:
     labels = manifest("worker")["spec"]["template"]["metadata"]["labels"]
     service = manifest("service")["spec"]["selector"]
 
-    assert worker["command"] == ["scimserver", "worker"]
+    heartbeat = heartbeat_of(worker["command"])
+
+    assert worker["command"][:2] == ["scimserver", "worker"]
+    assert heartbeat in " ".join(worker["livenessProbe"]["exec"]["command"])
+    assert Path(heartbeat).parent == Path("/tmp")
+    assert "/tmp" in mounted_paths("worker")
     assert worker["image"] == server["image"]
     assert worker["envFrom"] == server["envFrom"]
     assert worker["env"] == server["env"]

@@ -22,6 +22,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from flask import Flask
 from sqlalchemy.orm import Session
@@ -101,17 +102,24 @@ class DeliveryWorker:
             total += tried
         return total
 
-    def run_forever(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
+    def run_forever(
+        self,
+        stop: threading.Event,
+        poll_seconds: float = 1.0,
+        heartbeat: Path | None = None,
+    ) -> None:
         """Deliver until ``stop`` is set, polling when the outbox is idle.
 
         Every :data:`SWEEP_SECONDS` it also queues the removal of Users whose
-        consent ended (:mod:`scimserver.connectors.consent_sweep`).
+        consent ended (:mod:`scimserver.connectors.consent_sweep`). After every
+        pass it touches ``heartbeat``, if given (see :func:`beat`).
         """
         logger.info(
             "delivery worker started connectors=%s", sorted(self.catalog.configs)
         )
         next_sweep = 0.0
         while not stop.is_set():
+            beat(heartbeat)
             try:
                 if time.monotonic() >= next_sweep:
                     self.sweep()
@@ -285,6 +293,21 @@ def start_embedded_workers(
     workers.start()
     logger.info("embedded delivery workers started count=%d", count)
     return workers
+
+
+def beat(heartbeat: Path | None) -> None:
+    """Touch the heartbeat file: its age tells a liveness probe the worker is stuck.
+
+    A file that cannot be written is reported and delivery goes on.
+    """
+    if heartbeat is None:
+        return
+    try:
+        heartbeat.touch()
+    except OSError as error:
+        logger.warning(
+            "heartbeat not written file=%s error=%s", heartbeat, error.strerror
+        )
 
 
 def _now() -> datetime:

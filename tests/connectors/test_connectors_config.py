@@ -126,7 +126,7 @@ def test_a_single_pass_refuses_to_run_without_connectors(app: Flask) -> None:
     assert "SCIMSERVER_CONNECTORS_FILE" in result.output
 
 
-def test_a_worker_without_connectors_waits_until_stopped(
+def test_a_worker_without_connectors_waits_and_beats_until_stopped(
     tmp_path: Path, database_url: str, schema_dir: str
 ) -> None:
     environment = {
@@ -136,10 +136,11 @@ def test_a_worker_without_connectors_waits_until_stopped(
         "SCIMSERVER_CONNECTORS_FILE": "",
     }
     command = [sys.executable, "-c", "from scimserver.cli import main; main()"]
-    log = tmp_path / "worker.log"
+    log, heartbeat = tmp_path / "worker.log", tmp_path / "heartbeat"
+    arguments = ["worker", "--poll", "0.1", "--heartbeat", str(heartbeat)]
     with log.open("w") as output:
         worker = subprocess.Popen(
-            [*command, "worker"], env=environment, stdout=output, stderr=output
+            [*command, *arguments], env=environment, stdout=output, stderr=output
         )
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
@@ -147,12 +148,15 @@ def test_a_worker_without_connectors_waits_until_stopped(
             assert worker.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "the worker said nothing"
             time.sleep(0.1)
+        first_beat = heartbeat.stat().st_mtime_ns
         time.sleep(IDLE_SECONDS)
         running = worker.poll() is None
+        last_beat = heartbeat.stat().st_mtime_ns
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=10)
 
     assert running
+    assert last_beat > first_beat
     assert worker.returncode == 0
     assert "SCIMSERVER_CONNECTORS_FILE" in log.read_text()

@@ -178,9 +178,10 @@ def test_a_worker_killed_mid_batch_loses_nothing(
         "SCIMSERVER_OUTBOX_LEASE_SECONDS": "2",
     }
     command = [sys.executable, "-c", "from scimserver.cli import main; main()"]
+    heartbeat = tmp_path / "heartbeat"
     with (tmp_path / "worker.log").open("w") as log:
         worker = subprocess.Popen(
-            [*command, "worker", "--poll", "0.05"],
+            [*command, "worker", "--poll", "0.05", "--heartbeat", str(heartbeat)],
             env=environment,
             stdout=log,
             stderr=log,
@@ -198,6 +199,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(
     settle(app)
 
     ids = [r.headers["Webhook-Id"] for r in receiver.received]
+    assert heartbeat.exists()
     assert set(ids) == {str(row.id) for row in outbox_rows(app)}
     # Only the requests in flight at the kill repeat (same id: receivers drop them).
     assert len(ids) - len(set(ids)) <= CONCURRENCY
