@@ -251,6 +251,8 @@ def test_worker_runs_the_server_image_with_its_settings() -> None:
     assert "/tmp" in mounted_paths("worker")
     assert worker["image"] == server["image"]
     assert worker["envFrom"] == server["envFrom"]
+    connector_secrets = {"name": "scimserver-connectors", "optional": True}
+    assert {"secretRef": connector_secrets} in worker["envFrom"]
     assert worker["env"] == server["env"]
     assert not service.items() <= labels.items()
 
