@@ -134,6 +134,7 @@ def test_compose_worker_and_server_read_the_same_connectors_file() -> None:
     assert server["environment"]["SCIMSERVER_CONNECTORS_FILE"] == path
     for service in (worker, server):
         assert f"./connectors.toml:{path}:ro" in service["volumes"]
+        assert service["env_file"] == [{"path": "./connectors.env", "required": False}]
     assert (DEPLOY / "connectors.toml").is_file()
 
 
