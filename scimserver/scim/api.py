@@ -295,26 +295,61 @@ def _list_response(resource_types: list[ResourceType], query: ListQuery) -> Resp
     page = run_query(session, resource_types, query, view)
 
     position = {r.id: n for n, r in enumerate(page.resources)}
-    placed: list[tuple[int, dict[str, Any]]] = []
+    placed: list[tuple[int, dict[str, Any], member_stream.MemberPages | None]] = []
+    shown: dict[str, member_stream.MemberJson] = {}
     for resource_type in resource_types:
         of_type = [r for r in page.resources if r.resource_type == resource_type.name]
-        if of_type:
-            store = ResourceStore(session, resource_type)
-            store.keep_groups_read(page.groups)
-            rendered = _represent_all(
-                store, resource_type, of_type, projections[resource_type.name]
+        if not of_type:
+            continue
+        store = ResourceStore(session, resource_type)
+        store.keep_groups_read(page.groups)
+        projection = projections[resource_type.name]
+        large = member_stream.large_groups(
+            store, resource_type, of_type, projection, view
+        )
+        related = _related_of_small(store, resource_type, of_type, projection, large)
+        rendered = _represent_all(store, resource_type, of_type, projection, related)
+        placed += [
+            (position[r.id], body, large.get(r.id))
+            for r, body in zip(of_type, rendered, strict=True)
+        ]
+        if large:
+            shown[resource_type.name] = member_stream.member_json(
+                resource_type, projection, settings().base_url, _types()
             )
-            placed += zip((position[r.id] for r in of_type), rendered, strict=True)
-    bodies = [body for _position, body in sorted(placed, key=lambda pair: pair[0])]
+
+    placed.sort(key=lambda entry: entry[0])
+    envelope = {
+        "schemas": [discovery.LIST_SCHEMA],
+        "totalResults": page.total,
+        "itemsPerPage": len(placed),
+        **page_attributes(page, query.start_index),
+    }
+    if shown:
+        resources = [(body, members) for _position, body, members in placed]
+        return member_stream.streamed_list(envelope, resources, shown)
     return scim_response(
-        {
-            "schemas": [discovery.LIST_SCHEMA],
-            "totalResults": page.total,
-            "itemsPerPage": len(bodies),
-            **page_attributes(page, query.start_index),
-            "Resources": bodies,
-        }
+        {**envelope, "Resources": [body for _position, body, _members in placed]}
     )
+
+
+def _related_of_small(
+    store: ResourceStore,
+    resource_type: ResourceType,
+    resources: list[Resource],
+    projection: Projection,
+    large: dict[str, member_stream.MemberPages],
+) -> dict[str, list[MemberRef]] | None:
+    """The members of a page's Groups but the large ones, which are streamed.
+
+    None, to read them all as usual, when no Group is large.
+    """
+    if not large:
+        return None
+    small = [resource for resource in resources if resource.id not in large]
+    related = _load_related(store, resource_type, small, projection, _view())
+    related.update({group_id: [] for group_id in large})
+    return related
 
 
 def _known_paths(
@@ -362,9 +397,8 @@ def _resource_response(
     if members is None or not members.more or body.pop("members", None) is None:
         return scim_response(body, status=status, headers=headers)
 
-    types = {rt.name: rt for rt in registry().resource_types}
     shown = member_stream.member_json(
-        resource_type, projection, settings().base_url, types
+        resource_type, projection, settings().base_url, _types()
     )
     return member_stream.streamed_response(body, members, shown, status, headers)
 
@@ -380,7 +414,7 @@ def _read_already(
     A Group's first page of members (of which one stands for all when they are
     streamed), or the groups of a User just created: none.
     """
-    if members is not None:
+    if members is not None and members.first is not None:
         return {resource.id: members.first[:1] if members.more else members.first}
     if created and related_attribute(resource_type) == "groups":
         return {}
@@ -398,7 +432,7 @@ def _represent_all(
     view = _view()
     if related is None:
         related = _load_related(store, resource_type, resources, projection, view)
-    types = {rt.name: rt for rt in registry().resource_types}
+    types = _types()
     base_url = settings().base_url
     full = [
         represent(resource_type, r, base_url, related.get(r.id), types)
@@ -427,6 +461,11 @@ def _load_related(
         display = projection.returns_sub_attribute(attribute, "display")
         return store.members_of(ids, view.member_condition(), display=display)
     return store.groups_of(ids)
+
+
+def _types() -> dict[str, ResourceType]:
+    """The resource types by name, for the ``$ref`` of members and groups."""
+    return {rt.name: rt for rt in registry().resource_types}
 
 
 def _view() -> ClientView:

@@ -42,6 +42,7 @@ from scimserver.scim.store_statements import (
     GROUPS_OF_RESOURCE,
     INSERT_RESOURCE_ROWS,
     INSERT_VALUE_ROWS,
+    MEMBER_COUNTS,
     MEMBER_ID_PAGE,
     MEMBER_IDS_OF,
     MEMBER_PAGE,
@@ -308,6 +309,13 @@ class ResourceStore:
                 )
             )
         return found
+
+    def member_counts(self, group_ids: Sequence[str]) -> dict[str, int]:
+        """How many direct members each group has, counted in the database."""
+        rows = self.session.execute(MEMBER_COUNTS, {"group_ids": list(group_ids)})
+        counts = {group_id: 0 for group_id in group_ids}
+        counts.update({group_id: count for group_id, count in rows})
+        return counts
 
     def member_page(
         self,

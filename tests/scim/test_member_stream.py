@@ -117,3 +117,53 @@ def test_a_pseudonymous_client_gets_the_whole_response(
     assert response.status_code == 200, response.get_data(as_text=True)
     shown = {m["value"] for m in response.get_json()["members"]}
     assert len(shown) == 5 and not shown & set(members[:4])
+
+
+@pytest.mark.parametrize(
+    "query", ["", "?attributes=members.display,displayName", "?count=2"]
+)
+def test_a_list_page_streams_its_large_groups_and_reads_the_same(
+    scim: ScimClient, members: list[str], query: str
+) -> None:
+    create_group(scim, "Everyone", members)
+    create_group(scim, "Pair", members[:2])
+
+    whole, streamed = both_ways(lambda: scim.get(f"/Groups{query}"))
+
+    assert streamed.status_code == whole.status_code == 200
+    assert streamed.mimetype == "application/scim+json"
+    assert streamed.get_json() == whole.get_json()
+    sizes = {
+        group["displayName"]: len(group.get("members", []))
+        for group in streamed.get_json()["Resources"]
+    }
+    assert sizes.get("Everyone", 5) == 5
+    assert sizes.get("Pair", 2) == 2
+
+
+def test_a_search_at_the_root_streams_large_groups_among_users(
+    scim: ScimClient, members: list[str]
+) -> None:
+    create_group(scim, "Everyone", members)
+    search = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "sortBy": "meta.created",
+    }
+
+    whole, streamed = both_ways(lambda: scim.post("/.search", search))
+
+    assert streamed.get_json() == whole.get_json()
+    assert streamed.get_json()["totalResults"] == 6
+
+
+def test_a_list_without_members_is_not_streamed(
+    scim: ScimClient, members: list[str]
+) -> None:
+    create_group(scim, "Everyone", members)
+
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(member_stream, "PAGE", 2)
+        response = scim.get("/Groups?excludedAttributes=members")
+
+    assert "Content-Length" in response.headers
+    assert all("members" not in group for group in response.get_json()["Resources"])
