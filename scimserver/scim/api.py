@@ -40,7 +40,7 @@ from scimserver.scim.representation import (
 from scimserver.scim.responses import read_json_body, scim_response
 from scimserver.scim.schema import ResourceType, SchemaRegistry
 from scimserver.scim.search import SEARCH_REQUEST, run_query
-from scimserver.scim.store import MemberRef, ResourceStore
+from scimserver.scim.store import MemberRef, Page, ResourceStore
 
 logger = logging.getLogger(__name__)
 
@@ -291,27 +291,51 @@ def _list_response(resource_types: list[ResourceType], query: ListQuery) -> Resp
     }
     view = _view()
     view.check_sort(resource_types, query.sort_by)
-    session = get_session()
-    page = run_query(session, resource_types, query, view)
+    page = run_query(get_session(), resource_types, query, view)
 
+    rendered, shown = _render_page(resource_types, page, projections, view)
+    envelope = {
+        "schemas": [discovery.LIST_SCHEMA],
+        "totalResults": page.total,
+        "itemsPerPage": len(rendered),
+        **page_attributes(page, query.start_index),
+    }
+    if shown:
+        return member_stream.streamed_list(envelope, rendered, shown)
+    return scim_response({**envelope, "Resources": [body for body, _ in rendered]})
+
+
+#: A released body, and the members to stream after it (a large Group's).
+Rendered = tuple[dict[str, Any], member_stream.MemberPages | None]
+
+
+def _render_page(
+    resource_types: list[ResourceType],
+    page: Page,
+    projections: dict[str, Projection],
+    view: ClientView,
+) -> tuple[list[Rendered], dict[str, member_stream.MemberJson]]:
+    """The page's bodies in its order, and how each type with large Groups shows
+    their members (empty when nothing is streamed).
+    """
     position = {r.id: n for n, r in enumerate(page.resources)}
-    placed: list[tuple[int, dict[str, Any], member_stream.MemberPages | None]] = []
+    placed: list[tuple[int, Rendered]] = []
     shown: dict[str, member_stream.MemberJson] = {}
     for resource_type in resource_types:
         of_type = [r for r in page.resources if r.resource_type == resource_type.name]
         if not of_type:
             continue
-        store = ResourceStore(session, resource_type)
+        store = ResourceStore(get_session(), resource_type)
         store.keep_groups_read(page.groups)
         projection = projections[resource_type.name]
         large = member_stream.large_groups(
             store, resource_type, of_type, projection, view
         )
         related = _related_of_small(store, resource_type, of_type, projection, large)
-        rendered = _represent_all(store, resource_type, of_type, projection, related)
+        bodies = _represent_all(store, resource_type, of_type, projection, related)
         placed += [
-            (position[r.id], body, large.get(r.id))
-            for r, body in zip(of_type, rendered, strict=True)
+            (position[r.id], (body, large.get(r.id)))
+            for r, body in zip(of_type, bodies, strict=True)
         ]
         if large:
             shown[resource_type.name] = member_stream.member_json(
@@ -319,18 +343,7 @@ def _list_response(resource_types: list[ResourceType], query: ListQuery) -> Resp
             )
 
     placed.sort(key=lambda entry: entry[0])
-    envelope = {
-        "schemas": [discovery.LIST_SCHEMA],
-        "totalResults": page.total,
-        "itemsPerPage": len(placed),
-        **page_attributes(page, query.start_index),
-    }
-    if shown:
-        resources = [(body, members) for _position, body, members in placed]
-        return member_stream.streamed_list(envelope, resources, shown)
-    return scim_response(
-        {**envelope, "Resources": [body for _position, body, _members in placed]}
-    )
+    return [rendered for _position, rendered in placed], shown
 
 
 def _related_of_small(
