@@ -237,13 +237,24 @@ def _with_members(
     member_json: MemberJson,
     session: Session,
 ) -> Iterator[bytes]:
-    """``head`` (a released Group body without members) and its members."""
+    """``head`` (a released Group body without members) and its members.
+
+    Members the client may not see may leave none: ``members`` is then left out,
+    as in a response built whole.
+    """
     body = json.dumps(head, ensure_ascii=False)
+    pages = members.pages(session)
+    page = next(pages, None)
+    if not page:
+        yield body.encode()
+        return
+
     yield (body[:-1] + ', "members": [').encode()
     written = 0
-    for page in members.pages(session):
+    while page:
         text = json.dumps(member_json.values(page), ensure_ascii=False)[1:-1]
         yield (", " + text if written else text).encode()
         written += len(page)
+        page = next(pages, None)
     yield b"]}"
     logger.debug("members streamed group=%s count=%d", members.group_id, written)

@@ -303,10 +303,9 @@ class ResourceStore:
             display_name,
             user_name,
         ) in self.session.execute(query, values):
+            shown = display_name or user_name if display else None
             found[group_id].append(
-                MemberRef(
-                    member_id, member_type, display_name or user_name, member_type
-                )
+                MemberRef(member_id, member_type, shown, member_type)
             )
         return found
 
@@ -338,7 +337,9 @@ class ResourceStore:
 
         query = MEMBER_PAGE if visible is None else MEMBER_PAGE.where(visible)
         return [
-            MemberRef(member_id, kind, display_name or user_name, kind)
+            MemberRef(
+                member_id, kind, display_name or user_name if display else None, kind
+            )
             for member_id, kind, display_name, user_name in self.session.execute(
                 query, values
             )

@@ -167,3 +167,33 @@ def test_a_list_without_members_is_not_streamed(
 
     assert "Content-Length" in response.headers
     assert all("members" not in group for group in response.get_json()["Resources"])
+
+
+def test_a_cohort_client_sees_the_same_members_streamed(
+    app: Flask, scim: ScimClient, members: list[str]
+) -> None:
+    pilot = create_group(scim, "Pilot", members[:1])
+    everyone = create_group(scim, "Everyone", members)
+    create_group(scim, "Outsiders", members[1:4])
+    policy = {
+        "read": {"classifications": ["public", "internal"]},
+        "cohort": {"group": pilot["id"]},
+    }
+    pilot_lms = client_with(app, scim, "pilot-lms", policy)
+
+    whole, streamed = both_ways(lambda: pilot_lms.get("/Groups"))
+
+    assert streamed.get_json() == whole.get_json()
+    shown = {
+        group["displayName"]: [member["value"] for member in group.get("members", [])]
+        for group in streamed.get_json()["Resources"]
+    }
+    assert shown["Everyone"] == sorted([members[0], members[4]])
+    assert shown["Outsiders"] == []
+    single = pilot_lms.get(f"/Groups/{everyone['id']}")
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(member_stream, "PAGE", 1)  # Two members show: streamed.
+        single_streamed = pilot_lms.get(f"/Groups/{everyone['id']}")
+        assert "Content-Length" not in single_streamed.headers
+        single_streamed.get_data()
+    assert_same(single, single_streamed)
