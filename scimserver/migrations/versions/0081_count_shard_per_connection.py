@@ -5,8 +5,9 @@ process ids share that remainder shared a count row, waited for each other's
 commit and could deadlock when both wrote Users and Groups in opposite orders.
 The shard is now the whole process id, which no two live connections share, so
 writers never meet on a count row. Rows of connections that have ended are
-folded into shard 0 by :func:`scimserver.scim.count_shards.fold_count_shards`
-(the delivery worker's sweep), so that their number stays small.
+folded into shard 0 when a new connection opens
+(:func:`scimserver.scim.count_shards.fold_at_connect`), so that their number
+stays small.
 
 A ``TRUNCATE`` of ``scim_resources`` fires no row or statement trigger of
 0080; a TRUNCATE trigger now empties the counts with it. SQLite has one writer,
