@@ -331,7 +331,9 @@ def _render_page(
         large = member_stream.large_groups(
             store, resource_type, of_type, projection, view
         )
-        related = _related_of_small(store, resource_type, of_type, projection, large)
+        related = _related_of_small(
+            store, resource_type, of_type, projection, view, large
+        )
         bodies = _represent_all(store, resource_type, of_type, projection, related)
         placed += [
             (position[r.id], (body, large.get(r.id)))
@@ -351,6 +353,7 @@ def _related_of_small(
     resource_type: ResourceType,
     resources: list[Resource],
     projection: Projection,
+    view: ClientView,
     large: dict[str, member_stream.MemberPages],
 ) -> dict[str, list[MemberRef]] | None:
     """The members of a page's Groups but the large ones, which are streamed.
@@ -360,7 +363,7 @@ def _related_of_small(
     if not large:
         return None
     small = [resource for resource in resources if resource.id not in large]
-    related = _load_related(store, resource_type, small, projection, _view())
+    related = _load_related(store, resource_type, small, projection, view)
     related.update({group_id: [] for group_id in large})
     return related
 

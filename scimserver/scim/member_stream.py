@@ -113,11 +113,10 @@ def large_groups(
         return {}
 
     visible, display = streamable
-    counts = store.member_counts([resource.id for resource in resources])
+    ids = [resource.id for resource in resources]
     return {
         group_id: MemberPages(resource_type, group_id, visible, display, None)
-        for group_id, count in counts.items()
-        if count > PAGE
+        for group_id in store.groups_larger_than(ids, PAGE)
     }
 
 

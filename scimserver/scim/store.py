@@ -42,7 +42,7 @@ from scimserver.scim.store_statements import (
     GROUPS_OF_RESOURCE,
     INSERT_RESOURCE_ROWS,
     INSERT_VALUE_ROWS,
-    MEMBER_COUNTS,
+    LARGE_GROUPS,
     MEMBER_ID_PAGE,
     MEMBER_IDS_OF,
     MEMBER_PAGE,
@@ -309,12 +309,10 @@ class ResourceStore:
             )
         return found
 
-    def member_counts(self, group_ids: Sequence[str]) -> dict[str, int]:
-        """How many direct members each group has, counted in the database."""
-        rows = self.session.execute(MEMBER_COUNTS, {"group_ids": list(group_ids)})
-        counts = {group_id: 0 for group_id in group_ids}
-        counts.update({group_id: count for group_id, count in rows})
-        return counts
+    def groups_larger_than(self, group_ids: Sequence[str], size: int) -> list[str]:
+        """Those of the groups with more than ``size`` direct members."""
+        values = {"group_ids": list(group_ids), "size": size}
+        return list(self.session.scalars(LARGE_GROUPS, values))
 
     def member_page(
         self,

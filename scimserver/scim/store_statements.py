@@ -165,12 +165,12 @@ MEMBER_PAGE = _page_of_members(
 #: The same without display names, from the membership table's index alone.
 MEMBER_ID_PAGE = _page_of_members(select(Membership.member_id, Membership.member_type))
 
-#: How many direct members each of the given groups has (groups without any
-#: are left out).
-MEMBER_COUNTS = (
-    select(Membership.group_id, func.count())
+#: Which of the given groups have more than ``size`` direct members.
+LARGE_GROUPS = (
+    select(Membership.group_id)
     .where(Membership.group_id.in_(bindparam("group_ids", expanding=True)))
     .group_by(Membership.group_id)
+    .having(func.count() > bindparam("size"))
 )
 
 #: Member id, group id and group display name for the given members.
